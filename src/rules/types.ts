@@ -1,0 +1,81 @@
+/**
+ * The compiled rule model: what the loader (rules/load.ts) produces from `rules/*.yaml` and what the
+ * transform engine and the server run. Everything here is frozen and built once at start-up.
+ */
+import type { CompiledSelector } from '../codecs/selector.js';
+import type { TokenSpec, TokenType } from '../tokens/types.js';
+
+/** What to do when a field cannot be acted on. 'refuse' (the default) fails the request; 'skip' leaves the field as it is. */
+export type OnProblem = 'refuse' | 'skip';
+
+export interface FieldPolicy {
+  /** The selector matched nothing in the body. */
+  readonly missing: OnProblem;
+  /** The selector matched a non-string (number, object, ...). null counts as not a string. */
+  readonly notString: OnProblem;
+  /** detokenize: the value is not one of our tokens (keyed check fails). tokenize: the value is not of the token type. */
+  readonly invalid: OnProblem;
+  /** detokenize: the token is well-formed but the vault does not know it. */
+  readonly unknownToken: OnProblem;
+}
+
+export type CompiledAction =
+  | {
+      readonly kind: 'tokenize';
+      /** Candidate specs, tried in order: the first whose format accepts the value wins (e.g. [email, phone]). */
+      readonly specs: readonly TokenSpec[];
+      /** When no candidate accepts the value: 'refuse' (default), 'keep' the value, or tokenize with `fallback`. */
+      readonly otherwise: 'refuse' | 'keep' | TokenSpec;
+    }
+  | { readonly kind: 'detokenize'; readonly namespace: string; readonly types: readonly TokenType[] }
+  | { readonly kind: 'redact' }
+  | { readonly kind: 'mask'; readonly style: 'email' | 'phone' | 'generic' }
+  | { readonly kind: 'hash'; readonly encoding: 'hex' | 'base64url'; readonly prefix: string };
+
+export interface CompiledField {
+  readonly selector: CompiledSelector;
+  readonly action: CompiledAction;
+  readonly policy: FieldPolicy;
+  /** Where it was declared, for messages: `rules/clevertap.yaml:14:9`. */
+  readonly origin: string;
+}
+
+export interface CompiledDirection {
+  /** Codec name: 'json' now; 'form', 'multipart', ... with the codecs issue. */
+  readonly codec: string;
+  /** Media types accepted for this codec (lower-case, no parameters), e.g. ['application/json']. */
+  readonly contentTypes: readonly string[];
+  readonly fields: readonly CompiledField[];
+  /** Selectors of `fields`, in the same order (what the codec's scan() takes). */
+  readonly selectors: readonly CompiledSelector[];
+}
+
+export interface CompiledUpstream {
+  readonly name: string;
+  /** Base URL after ${ENV} substitution, e.g. https://api.clevertap.com (no trailing slash). */
+  readonly url: URL;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+}
+
+export interface CompiledRoute {
+  /** `<file name>/<route id>`, e.g. `clevertap/upload`; unique across the rule set. */
+  readonly id: string;
+  readonly method: string;
+  /** hono-style path pattern with named params: `/2010-04-01/Accounts/:sid/Messages.json`. */
+  readonly path: string;
+  readonly host: string | undefined;
+  readonly upstream: CompiledUpstream;
+  /** null when the direction passes through untouched. */
+  readonly request: CompiledDirection | null;
+  readonly response: CompiledDirection | null;
+  readonly origin: string;
+}
+
+export interface CompiledRuleSet {
+  readonly routes: readonly CompiledRoute[];
+  readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
+  /** The files that were loaded, for /readyz and logs. */
+  readonly files: readonly string[];
+}
