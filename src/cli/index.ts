@@ -1,0 +1,55 @@
+/**
+ * `pii-gateway` command line: one dispatcher, one module per command (the bin entry is main.ts). Commands print for humans on
+ * stdout/stderr (console is allowed here only) and return an exit code; nothing else calls process.exit.
+ */
+import { demoUpstreamCommand } from './demo-upstream.js';
+import { rulesCheckCommand } from './rules-check.js';
+import { rulesTestCommand } from './rules-test.js';
+import { startCommand } from './start.js';
+import { detokenizeCommand, tokenizeCommand } from './tokenize.js';
+
+const HELP = `pii-gateway: a PII tokenization gateway
+
+Usage: pii-gateway <command> [options]
+
+Commands:
+  start                 Run the gateway (proxy, vault API, admin listeners) on the settings in PII_GATEWAY_* env vars
+  rules check [dir]     Validate rule files (default ./rules); exit 1 with file:line:column messages
+  rules test [dir]      Run the rule tests (*.test.yaml) beside the rules against the real pipeline
+  tokenize              Tokenize values from arguments or stdin (one per line) with the configured keys and vault
+  detokenize            Resolve tokens from arguments or stdin (one per line)
+  demo-upstream         A stand-in platform/provider for the README walkthrough: prints what it receives
+
+Run 'pii-gateway <command> --help' for a command's options. Settings: README.md#configuration.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return startCommand(rest);
+    case 'rules': {
+      const [sub, ...args] = rest;
+      if (sub === 'check') return rulesCheckCommand(args);
+      if (sub === 'test') return rulesTestCommand(args);
+      console.error(`pii-gateway rules: expected 'check' or 'test'\n\n${HELP}`);
+      return 2;
+    }
+    case 'tokenize':
+      return tokenizeCommand(rest);
+    case 'detokenize':
+      return detokenizeCommand(rest);
+    case 'demo-upstream':
+      return demoUpstreamCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(HELP);
+      return 0;
+    default:
+      console.error(`pii-gateway: unknown command '${command}'\n\n${HELP}`);
+      return 2;
+  }
+}
+

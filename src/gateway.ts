@@ -1,0 +1,150 @@
+/**
+ * Wiring only: config -> keys -> rules -> vault -> upstreams -> apps -> listeners. Nothing else builds
+ * long-lived objects; everything built here is closed by `close()`.
+ *
+ * @example
+ *   const gw = await startGateway(loadConfig());
+ *   // ... gw.proxy.url, gw.admin.url, gw.vaultApi?.url
+ *   await gw.close();
+ */
+import { existsSync } from 'node:fs';
+import type { DestinationStream } from 'pino';
+import { jsonCodec } from './codecs/json.js';
+import type { Codec } from './codecs/types.js';
+import type { GatewayConfig } from './config/index.js';
+import { ensureDevKeyFile, loadKeyring } from './crypto/keyring.js';
+import type { Keyring } from './crypto/types.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Upstream } from './proxy/upstream.js';
+import { loadRuleSet } from './rules/load.js';
+import type { CompiledRuleSet } from './rules/types.js';
+import { createAdminApp } from './server/admin-app.js';
+import { createProxyApp } from './server/proxy-app.js';
+import { listen, type Listener } from './server/serve.js';
+import { createVaultApiApp, type VaultApiDeps } from './server/vault-api.js';
+import type { Vault } from './vault/interface.js';
+import { createVault } from './vault/index.js';
+
+export interface GatewayOptions {
+  /** Log destination (tests pass a sink; default stdout). */
+  readonly logDestination?: DestinationStream;
+  /** Use this vault instead of building one from config (tests, benchmarks). */
+  readonly vault?: Vault;
+  /** Environment for ${VAR} substitution in rule files (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly authorizeVaultApi?: VaultApiDeps['authorize'];
+}
+
+export interface Gateway {
+  readonly proxy: Listener;
+  readonly admin: Listener;
+  readonly vaultApi: Listener | null;
+  readonly vault: Vault;
+  readonly keyring: Keyring;
+  readonly rules: CompiledRuleSet;
+  readonly log: Logger;
+  close(): Promise<void>;
+}
+
+/** The codecs the engine can run, by rule-file name. */
+export const CODECS: ReadonlyMap<string, Codec> = new Map<string, Codec>([['json', jsonCodec as Codec]]);
+
+/** Loads keys the way `start` does: env JSON, else the key file, generating dev keys first when allowed. */
+export function loadKeys(config: GatewayConfig, log: Logger): Keyring {
+  if (config.keys.json === undefined && !existsSync(config.keys.file)) {
+    if (config.keys.devKeys) {
+      ensureDevKeyFile(config.keys.file);
+      log.warn(
+        { keyFile: config.keys.file },
+        'DEVELOPMENT KEYS GENERATED. Fine for trying the gateway; production must supply its own keys ' +
+          '(PII_GATEWAY_KEYS or PII_GATEWAY_KEYS_FILE, and PII_GATEWAY_DEV_KEYS=false). See docs/keys.md.',
+      );
+    }
+  }
+  return loadKeyring({ json: config.keys.json, file: config.keys.file });
+}
+
+export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const log = createLogger({ level: config.logLevel, destination: options.logDestination });
+  const keyring = loadKeys(config, log);
+  const rules = loadRuleSet(config.rulesDir, { keyring, env: options.env ?? process.env });
+  const vault =
+    options.vault ??
+    createVault({ backend: config.vault.backend, sqlitePath: config.vault.sqlitePath, keyring, cache: config.vault.cache });
+
+  const upstreams = new Map<string, Upstream>();
+  for (const u of rules.upstreams.values()) upstreams.set(u.name, new Upstream(u, config.upstreamConnections));
+
+  const transform = { vault, keyring, codecs: CODECS, maxDepth: config.limits.jsonMaxDepth };
+  const proxyApp = createProxyApp({ rules, upstreams, transform, log, limits: config.limits });
+  const adminApp = createAdminApp([
+    {
+      name: 'rules',
+      check: () => {
+        if (rules.routes.length === 0) throw new Error('no routes loaded');
+      },
+    },
+    {
+      name: 'keys',
+      check: () => {
+        if (!keyring.encryptionKeys.has(keyring.activeKeyId)) throw new Error('active key missing');
+      },
+    },
+    { name: 'vault', check: () => vault.ping() },
+  ]);
+
+  const opened: Listener[] = [];
+  try {
+    const proxy = await listen(proxyApp, config.listen);
+    opened.push(proxy);
+    const admin = await listen(adminApp, config.adminListen);
+    opened.push(admin);
+    let vaultApi: Listener | null = null;
+    if (config.vaultApiListen) {
+      const vaultApp = createVaultApiApp({
+        vault,
+        keyring,
+        log,
+        maxBatch: config.limits.vaultApiMaxBatch,
+        bodyLimit: config.limits.vaultApiBodyBytes,
+        defaultNamespace: config.vaultApiNamespace,
+        authorize: options.authorizeVaultApi,
+      });
+      vaultApi = await listen(vaultApp, config.vaultApiListen);
+      opened.push(vaultApi);
+    }
+    log.info(
+      {
+        proxy: proxy.url,
+        admin: admin.url,
+        vaultApi: vaultApi?.url ?? 'off',
+        routes: rules.routes.length,
+        ruleFiles: rules.files.length,
+        vault: options.vault ? 'custom' : config.vault.backend,
+      },
+      'pii-gateway listening',
+    );
+    let closing: Promise<void> | undefined;
+    return {
+      proxy,
+      admin,
+      vaultApi,
+      vault,
+      keyring,
+      rules,
+      log,
+      close: () =>
+        (closing ??= (async () => {
+          await Promise.all(opened.map((l) => l.close()));
+          await Promise.all([...upstreams.values()].map((u) => u.close()));
+          if (!options.vault) await vault.close();
+          log.info('pii-gateway stopped');
+        })()),
+    };
+  } catch (err) {
+    await Promise.all(opened.map((l) => l.close(0)));
+    await Promise.all([...upstreams.values()].map((u) => u.close()));
+    if (!options.vault) await vault.close();
+    throw err;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The admin listener: liveness and readiness, for orchestrators. Bound to loopback by default.
+ *
+ * /healthz says the process serves; /readyz says it can do its job: rules loaded, keys present, vault
+ * answering. A 503 names the failing check (never a secret or a value).
+ */
+import { Hono } from 'hono';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  /** Resolves when ready; a rejection (or thrown error) makes the gateway not ready. */
+  check(): Promise<void> | void;
+}
+
+export function createAdminApp(checks: readonly ReadinessCheck[]): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const failing: string[] = [];
+    await Promise.all(
+      checks.map(async (chk) => {
+        try {
+          await chk.check();
+        } catch {
+          failing.push(chk.name);
+        }
+      }),
+    );
+    return failing.length === 0
+      ? c.json({ status: 'ready', checks: checks.map((k) => k.name) })
+      : c.json({ status: 'not ready', failing }, 503);
+  });
+  app.notFound((c) => c.json({ error: { code: 'ROUTE_NOT_FOUND', message: 'no such admin endpoint', requestId: '' } }, 404));
+  return app;
+}

@@ -1,0 +1,140 @@
+/**
+ * The proxy listener's hono app: route match -> read body (bounded) -> request rules -> forward ->
+ * response rules -> reply. `createProxyApp()` builds it and never listens (serve.ts does), so tests can
+ * drive it with `app.request()` or a real socket alike.
+ *
+ * Only declared routes pass: anything else is 404 ROUTE_NOT_FOUND (fail closed). A rule that cannot be
+ * applied refuses the request; nothing is forwarded with PII where a rule said tokens.
+ */
+import type { HttpBindings } from '@hono/node-server';
+import { Hono, type Context, type Next } from 'hono';
+import { requestId } from 'hono/request-id';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { charset, endToEndHeaders, isEncoded, mediaType } from '../proxy/headers.js';
+import type { Upstream } from '../proxy/upstream.js';
+import type { CompiledDirection, CompiledRoute, CompiledRuleSet } from '../rules/types.js';
+import { transformBody, type TransformDeps, type TransformStats } from '../transform/engine.js';
+import { readBody } from './body.js';
+import { errorHandler } from './errors.js';
+
+export interface ProxyAppDeps {
+  readonly rules: CompiledRuleSet;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly transform: TransformDeps;
+  readonly log: Logger;
+  readonly limits: { readonly requestBodyBytes: number; readonly responseBodyBytes: number };
+}
+
+export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string; routeId: string } };
+
+export function createProxyApp(deps: ProxyAppDeps): Hono<ProxyEnv> {
+  const app = new Hono<ProxyEnv>();
+  app.use(requestId());
+  for (const route of deps.rules.routes) {
+    const handler = routeHandler(route, deps);
+    if (route.method === 'ANY') app.all(route.path, handler);
+    else app.on(route.method, route.path, handler);
+  }
+  app.notFound((c) => {
+    throw new GatewayError('ROUTE_NOT_FOUND', `no route is configured for ${c.req.method} on this path`);
+  });
+  app.onError(errorHandler(deps.log));
+  return app;
+}
+
+function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
+  const upstream = deps.upstreams.get(route.upstream.name);
+  if (!upstream) throw new GatewayError('CONFIG_INVALID', `route ${route.id}: no upstream '${route.upstream.name}'`);
+  const { log, limits, transform } = deps;
+
+  return async function proxyRoute(c: Context<ProxyEnv>, next: Next): Promise<Response | void> {
+    const incoming = c.env.incoming;
+    if (route.host !== undefined && hostOf(incoming.headers.host) !== route.host) return next();
+    const started = performance.now();
+    c.set('routeId', route.id);
+    const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0 };
+
+    let body = await readBody(incoming, limits.requestBodyBytes);
+    if (route.request && body.length > 0) {
+      checkRewritable(route.request, incoming.headers['content-type'], incoming.headers['content-encoding'], 'request');
+    }
+    if (route.request) body = await transformBody(route.request, body, transform, stats);
+
+    const headers = endToEndHeaders(incoming.headers);
+    headers['x-request-id'] = c.get('requestId');
+    // Response rules need a body they can read: ask for identity and refuse anything else below.
+    if (route.response) headers['accept-encoding'] = 'identity';
+
+    const res = await upstream.forward({
+      method: incoming.method ?? 'GET',
+      pathAndQuery: incoming.url ?? '/',
+      headers,
+      body,
+      maxResponseBytes: limits.responseBodyBytes,
+    });
+
+    let resBody = res.body;
+    if (route.response && resBody.length > 0) {
+      checkRewritable(route.response, res.headers['content-type'], res.headers['content-encoding'], 'response');
+      resBody = await transformBody(route.response, resBody, transform, stats);
+    }
+    log.info(
+      {
+        requestId: c.get('requestId'),
+        route: route.id,
+        method: route.method,
+        status: res.status,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        tokenized: stats.tokenized,
+        detokenized: stats.detokenized,
+      },
+      'proxied',
+    );
+    return c.body(resBody as unknown as ArrayBuffer, res.status as 200, endToEndHeaders(res.headers));
+  };
+}
+
+/**
+ * A body a rule must rewrite has to be in the rule's codec and readable: an unknown Content-Encoding or
+ * another media type is refused rather than forwarded untouched (415 on requests; on responses the
+ * upstream broke the contract, so 502).
+ */
+function checkRewritable(
+  direction: CompiledDirection,
+  contentType: string | string[] | undefined,
+  contentEncoding: string | string[] | undefined,
+  side: 'request' | 'response',
+): void {
+  const fail = (code: 'UNSUPPORTED_ENCODING' | 'UNSUPPORTED_MEDIA_TYPE', message: string): never => {
+    if (side === 'response') throw new GatewayError('UPSTREAM_RESPONSE_INVALID', `upstream response: ${message}`);
+    throw new GatewayError(code, message);
+  };
+  if (isEncoded(contentEncoding)) {
+    fail('UNSUPPORTED_ENCODING', 'this route rewrites the body, and the gateway cannot rewrite this Content-Encoding; send it uncompressed');
+  }
+  const type = mediaType(contentType);
+  if (type === undefined || !matchesMediaType(type, direction.contentTypes)) {
+    fail('UNSUPPORTED_MEDIA_TYPE', `this route expects ${direction.contentTypes.join(' or ')}`);
+  }
+  const cs = charset(contentType);
+  if (cs !== undefined && cs !== 'utf-8' && cs !== 'utf8') {
+    fail('UNSUPPORTED_MEDIA_TYPE', 'only the utf-8 charset is supported');
+  }
+}
+
+/** Entries are exact media types, or a structured-syntax suffix such as '+json' (RFC 6839). */
+export function matchesMediaType(type: string, accepted: readonly string[]): boolean {
+  for (const a of accepted) {
+    if (a.startsWith('+') ? type.endsWith(a) : type === a) return true;
+  }
+  return false;
+}
+
+function hostOf(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
+}

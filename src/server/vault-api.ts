@@ -1,0 +1,183 @@
+/**
+ * The vault API, on a listener of its own: batch tokenize/detokenize for apps that tokenize before sending
+ * and dispatchers that resolve at send time, plus CleverTap's customer-hosted Token Vault API shape
+ * (`/ct-vault/api/tokenization/...`, see docs/vault-api.md).
+ *
+ * Detokenization is the crown jewel: the `authorize` seam is called before every operation so that the
+ * trust layer (mTLS identity, JWT scopes, purpose) can restrict it. Until that is configured the listener
+ * binds to loopback by default.
+ */
+import type { HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { requestId } from 'hono/request-id';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { Keyring } from '../crypto/types.js';
+import type { Logger } from '../observability/logger.js';
+import { createTokenSpec } from '../tokens/index.js';
+import { TOKEN_TYPES, type TokenSpec, type TokenType } from '../tokens/types.js';
+import type { Vault } from '../vault/interface.js';
+import { readBody } from './body.js';
+import { errorHandler } from './errors.js';
+
+export type VaultPermission = 'tokenize' | 'detokenize';
+
+export interface VaultApiDeps {
+  readonly vault: Vault;
+  readonly keyring: Keyring;
+  readonly log: Logger;
+  readonly maxBatch: number;
+  readonly bodyLimit: number;
+  /** Namespace for requests that name none, and for the CleverTap-compatible endpoints. */
+  readonly defaultNamespace: string;
+  /** Throws a GatewayError to refuse. The trust layer plugs in here; default: allow (loopback listener). */
+  readonly authorize?: (c: Context, permission: VaultPermission) => void | Promise<void>;
+}
+
+type VaultEnv = { Bindings: HttpBindings; Variables: { requestId: string } };
+
+/** CleverTap's documented batch limits. */
+const CT_TOKENIZE_MAX = 1000;
+const CT_DETOKENIZE_MAX = 10_000;
+
+export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
+  const app = new Hono<VaultEnv>();
+  const authorize = deps.authorize ?? (() => undefined);
+  app.use(requestId());
+
+  const ctSpec = (): TokenSpec => createTokenSpec({ type: 'opaque', prefix: 'TKN_', namespace: deps.defaultNamespace }, deps.keyring);
+
+  app.post('/v1/tokenize', async (c) => {
+    await authorize(c, 'tokenize');
+    const req = await readJson(c, deps.bodyLimit);
+    const namespace = optionalString(req.namespace, 'namespace') ?? deps.defaultNamespace;
+    const items = batch(req.items, 'items', deps.maxBatch);
+    const specs = items.map((item, i) => {
+      const o = object(item, `items[${i}]`);
+      const type = o.type;
+      if (typeof type !== 'string' || !TOKEN_TYPES.includes(type as TokenType)) {
+        throw new GatewayError('BAD_REQUEST', `items[${i}].type: expected one of ${TOKEN_TYPES.join(', ')}`, { field: `items[${i}].type` });
+      }
+      const ns = optionalString(o.namespace, `items[${i}].namespace`) ?? namespace;
+      return { spec: createTokenSpec({ type: type as TokenType, namespace: ns }, deps.keyring), value: string(o.value, `items[${i}].value`) };
+    });
+    const results = await tokenizeEach(deps.vault, specs);
+    deps.log.info({ requestId: c.get('requestId'), op: 'tokenize', count: items.length }, 'vault api');
+    return c.json({ results });
+  });
+
+  app.post('/v1/detokenize', async (c) => {
+    await authorize(c, 'detokenize');
+    const req = await readJson(c, deps.bodyLimit);
+    const namespace = optionalString(req.namespace, 'namespace') ?? deps.defaultNamespace;
+    const items = batch(req.items, 'items', deps.maxBatch).map((item, i) => {
+      const o = object(item, `items[${i}]`);
+      return { namespace: optionalString(o.namespace, `items[${i}].namespace`) ?? namespace, token: string(o.token, `items[${i}].token`) };
+    });
+    const found = await deps.vault.detokenize(items);
+    deps.log.info(
+      { requestId: c.get('requestId'), op: 'detokenize', count: items.length, found: found.filter((r) => r.found).length },
+      'vault api',
+    );
+    return c.json({ results: found.map((r) => (r.found ? { found: true, value: r.value, type: r.type } : { found: false })) });
+  });
+
+  // CleverTap-compatible Token Vault API (docs/vault-api.md).
+  const ct = '/ct-vault/api/tokenization';
+  app.post(`${ct}/getToken`, async (c) => {
+    await authorize(c, 'tokenize');
+    const req = await readJson(c, deps.bodyLimit);
+    const value = string(req.value, 'value');
+    const [token] = await deps.vault.tokenize([{ spec: ctSpec(), value }]);
+    return c.json({ token, exists: true, newlyCreated: false, dataType: 'string' });
+  });
+  app.post(`${ct}/tokens/batch`, async (c) => {
+    await authorize(c, 'tokenize');
+    const req = await readJson(c, deps.bodyLimit);
+    const values = batch(req.values, 'values', CT_TOKENIZE_MAX).map((v, i) => string(v, `values[${i}]`));
+    const tokens = await deps.vault.tokenize(values.map((value) => ({ spec: ctSpec(), value })));
+    return c.json({
+      results: values.map((originalValue, i) => ({ originalValue, token: tokens[i], exists: true, newlyCreated: false, dataType: 'string' })),
+      summary: { processedCount: values.length, existingCount: values.length, newlyCreatedCount: 0 },
+    });
+  });
+  app.post(`${ct}/getRawValue`, async (c) => {
+    await authorize(c, 'detokenize');
+    const req = await readJson(c, deps.bodyLimit);
+    const token = string(req.token, 'token');
+    const [r] = await deps.vault.detokenize([{ namespace: deps.defaultNamespace, token }]);
+    return c.json(r?.found ? { value: r.value, exists: true, dataType: 'string' } : { value: null, exists: false, dataType: null });
+  });
+  app.post(`${ct}/tokens/values/batch`, async (c) => {
+    await authorize(c, 'detokenize');
+    const req = await readJson(c, deps.bodyLimit);
+    const tokens = batch(req.tokens, 'tokens', Math.min(CT_DETOKENIZE_MAX, deps.maxBatch)).map((t, i) => string(t, `tokens[${i}]`));
+    const found = await deps.vault.detokenize(tokens.map((token) => ({ namespace: deps.defaultNamespace, token })));
+    const foundCount = found.filter((r) => r.found).length;
+    return c.json({
+      results: tokens.map((token, i) => {
+        const r = found[i]!;
+        return r.found ? { token, value: r.value, exists: true, dataType: 'string' } : { token, value: null, exists: false, dataType: null };
+      }),
+      summary: { processedCount: tokens.length, foundCount, notFoundCount: tokens.length - foundCount },
+    });
+  });
+
+  app.notFound(() => {
+    throw new GatewayError('ROUTE_NOT_FOUND', 'no such vault API endpoint');
+  });
+  app.onError(errorHandler(deps.log));
+  return app;
+}
+
+/** Per-item results: invalid values get an error entry; the valid ones go to the vault in one call. */
+async function tokenizeEach(vault: Vault, items: { spec: TokenSpec; value: string }[]) {
+  const results: ({ token: string } | { error: { code: string; message: string } })[] = new Array(items.length);
+  const valid: { spec: TokenSpec; value: string }[] = [];
+  const at: number[] = [];
+  items.forEach((item, i) => {
+    try {
+      item.spec.format.normalize(item.value);
+      valid.push(item);
+      at.push(i);
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      results[i] = { error: { code: err.code, message: `items[${i}].value is not a valid ${item.spec.type}` } };
+    }
+  });
+  const tokens = valid.length > 0 ? await vault.tokenize(valid) : [];
+  tokens.forEach((token, j) => (results[at[j]!] = { token }));
+  return results;
+}
+
+async function readJson(c: Context<VaultEnv>, limit: number): Promise<Record<string, unknown>> {
+  const body = await readBody(c.env.incoming, limit);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new GatewayError('INVALID_JSON', 'the request body is not valid JSON');
+  }
+  return object(parsed, '$');
+}
+
+function object(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new GatewayError('BAD_REQUEST', `${field}: expected an object`, { field });
+  }
+  return v as Record<string, unknown>;
+}
+
+function string(v: unknown, field: string): string {
+  if (typeof v !== 'string') throw new GatewayError('FIELD_NOT_STRING', `${field}: expected a string`, { field });
+  return v;
+}
+
+function optionalString(v: unknown, field: string): string | undefined {
+  return v === undefined ? undefined : string(v, field);
+}
+
+function batch(v: unknown, field: string, max: number): unknown[] {
+  if (!Array.isArray(v)) throw new GatewayError('BAD_REQUEST', `${field}: expected an array`, { field });
+  if (v.length > max) throw new GatewayError('BATCH_TOO_LARGE', `${field}: at most ${max} items per call`, { field });
+  return v;
+}
