@@ -1,0 +1,328 @@
+/**
+ * Semantic compilation of one schema-valid rule file into frozen CompiledRoutes.
+ *
+ * The schema has already checked shapes; this checks what a schema cannot: selector syntax, upstream
+ * references and URLs (after ${ENV} substitution), duplicate route ids and selectors, token options that do
+ * not apply to the token type, and the options createTokenSpec() refuses. Every problem becomes a RuleIssue
+ * at the offending node; nothing is thrown, so the loader can report all problems of all files at once.
+ * Cross-file checks (the same method+path+host twice) are the loader's.
+ */
+import { compileSelector, type CompiledSelector } from '../codecs/selector.js';
+import type { Keyring } from '../crypto/types.js';
+import { isGatewayError } from '../errors.js';
+import { createTokenSpec } from '../tokens/index.js';
+import { TOKEN_TYPES, type TokenSpec, type TokenSpecInput, type TokenType } from '../tokens/types.js';
+import { CODEC_CONTENT_TYPES } from './content-type.js';
+import { substituteEnv } from './env.js';
+import type { DocPath, RuleIssue, RuleSource } from './issues.js';
+import type { FieldInput, PolicyInput, RouteInput, RuleFileInput, TokenTypeInput, UpstreamInput } from './schema.js';
+import { closest, context } from './schema-errors.js';
+import type { CompiledAction, CompiledDirection, CompiledField, CompiledRoute, CompiledUpstream, FieldPolicy } from './types.js';
+
+export interface CompileContext {
+  readonly source: RuleSource;
+  /** File base name (`clevertap` for rules/clevertap.yaml): prefixes route ids and upstream names. */
+  readonly base: string;
+  readonly keyring: Keyring;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** False for a value at or under which the schema found a problem: such parts are not compiled. */
+  readonly valid: (path: DocPath) => boolean;
+}
+
+/** A compiled route plus where its `match` was written, for the loader's cross-file duplicate check. */
+export interface RouteEntry {
+  readonly route: CompiledRoute;
+  readonly localId: string;
+  readonly matchAt: { readonly line: number; readonly column: number };
+}
+
+export interface FileResult {
+  readonly routes: RouteEntry[];
+  readonly upstreams: Map<string, CompiledUpstream>;
+  readonly issues: RuleIssue[];
+}
+
+const DEFAULT_TIMEOUTS = { connectMs: 5000, headersMs: 30000, bodyMs: 30000 } as const;
+const REFUSE_ALL: FieldPolicy = Object.freeze({ missing: 'refuse', notString: 'refuse', invalid: 'refuse', unknownToken: 'refuse' });
+
+/**
+ * Compiles one file. Parts that failed the schema (`ctx.valid(path)` false) are not compiled, but every
+ * well-formed part is still checked, so one run reports as much as possible. Problems are returned as
+ * issues, never thrown; routes are only returned when they compiled cleanly.
+ */
+export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResult {
+  const issues: RuleIssue[] = [];
+  const report = (path: DocPath, message: string, offset = ctx.source.offsetOf(path)): void => {
+    issues.push({ file: ctx.source.file, ...ctx.source.position(offset), ...context(data, path), message });
+  };
+  const origin = (path: DocPath): string => {
+    const { line, column } = ctx.source.position(ctx.source.offsetOf(path));
+    return `${ctx.source.file}:${line}:${column}`;
+  };
+
+  const upstreams = new Map<string, CompiledUpstream>();
+  for (const [name, input] of Object.entries(data.upstreams)) {
+    if (!ctx.valid(['upstreams', name])) continue;
+    const compiled = compileUpstream(name, input, ['upstreams', name, 'url'], ctx, report);
+    if (compiled !== undefined) upstreams.set(name, compiled);
+  }
+
+  const filePolicy = mergePolicy(REFUSE_ALL, ctx.valid(['defaults']) ? data.defaults : undefined);
+  const namespace = ctx.valid(['namespace']) ? (data.namespace ?? 'default') : 'default';
+  const routes: RouteEntry[] = [];
+  const firstId = new Map<string, number>();
+
+  data.routes.forEach((route, i) => {
+    const path: DocPath = ['routes', i];
+    if (!isObject(route)) return;
+    const before = issues.length;
+    if (typeof route.id === 'string' && ctx.valid([...path, 'id'])) {
+      const line = ctx.source.position(ctx.source.offsetOf([...path, 'id'])).line;
+      const seenAt = firstId.get(route.id);
+      if (seenAt !== undefined) report([...path, 'id'], `duplicate route id '${route.id}' (first declared at line ${seenAt})`);
+      else firstId.set(route.id, line);
+    }
+    if (typeof route.upstream === 'string' && ctx.valid([...path, 'upstream']) && !Object.hasOwn(data.upstreams, route.upstream)) {
+      const declared = Object.keys(data.upstreams);
+      const guess = closest(route.upstream, declared);
+      report(
+        [...path, 'upstream'],
+        `unknown upstream '${route.upstream}' (${guess === undefined ? `declared in this file: ${declared.join(', ')}` : `did you mean '${guess}'?`})`,
+      );
+    }
+    const routePolicy = mergePolicy(filePolicy, ctx.valid([...path, 'policy']) ? route.policy : undefined);
+    const request = compileDirection(route, path, 'request', routePolicy, namespace);
+    const response = compileDirection(route, path, 'response', routePolicy, namespace);
+    const upstream = upstreams.get(route.upstream);
+    if (!ctx.valid(path) || upstream === undefined || issues.length !== before) return;
+
+    routes.push({
+      localId: route.id,
+      matchAt: ctx.source.position(ctx.source.offsetOf([...path, 'match'])),
+      route: Object.freeze({
+        id: `${ctx.base}/${route.id}`,
+        method: route.match.method,
+        path: route.match.path,
+        host: route.match.host?.toLowerCase(),
+        upstream,
+        request,
+        response,
+        origin: origin(path),
+      }),
+    });
+  });
+
+  function compileDirection(
+    route: RouteInput,
+    routePath: DocPath,
+    dir: 'request' | 'response',
+    policy: FieldPolicy,
+    ns: string,
+  ): CompiledDirection | null {
+    const input = route[dir];
+    if (!isObject(input) || !Array.isArray(input.fields)) return null;
+    const codec = input.codec ?? 'json';
+    const fields: CompiledField[] = [];
+    const selectorLines = new Map<string, number>();
+    input.fields.forEach((field, j) => {
+      if (!isObject(field)) return;
+      const fieldPath: DocPath = [...routePath, dir, 'fields', j];
+      const selectPath = [...fieldPath, 'select'];
+      let selector: CompiledSelector | undefined;
+      if (typeof field.select === 'string' && ctx.valid(selectPath)) {
+        const line = ctx.source.position(ctx.source.offsetOf(selectPath)).line;
+        const dupLine = selectorLines.get(field.select);
+        if (dupLine !== undefined) {
+          report(selectPath, `selector already used by the field at line ${dupLine} of this ${dir} (one rule per field)`);
+        }
+        selectorLines.set(field.select, line);
+        selector = compileFieldSelector(field.select, selectPath);
+      }
+      if (!ctx.valid(fieldPath)) return;
+      const compiled = compileField(field, fieldPath, policy, ns);
+      if (selector === undefined || compiled === undefined) return;
+      fields.push(Object.freeze({ selector, action: compiled.action, policy: compiled.policy, origin: origin(fieldPath) }));
+    });
+    return Object.freeze({
+      codec,
+      contentTypes: CODEC_CONTENT_TYPES[codec] ?? Object.freeze([]),
+      fields: Object.freeze(fields),
+      selectors: Object.freeze(fields.map((f) => f.selector)),
+    });
+  }
+
+  return { routes, upstreams, issues };
+
+  function compileFieldSelector(select: string, selectPath: DocPath): CompiledSelector | undefined {
+    try {
+      return deepFreeze(compileSelector(select));
+    } catch (err) {
+      const offset = (err as { offset?: unknown }).offset;
+      if ((err as { name?: unknown }).name !== 'SelectorSyntaxError' || typeof offset !== 'number') throw err;
+      const raw = (err as Error).message;
+      const prefix = `invalid selector ${JSON.stringify(select)}: `;
+      const expected = (raw.startsWith(prefix) ? raw.slice(prefix.length) : raw).replace(/ at column \d+$/, '');
+      report(selectPath, `invalid selector: ${expected} (selector column ${offset + 1})`, ctx.source.offsetInString(selectPath, offset));
+      return undefined;
+    }
+  }
+
+  function compileField(
+    field: FieldInput,
+    fieldPath: DocPath,
+    inherited: FieldPolicy,
+    fileNamespace: string,
+  ): { action: CompiledAction; policy: FieldPolicy } | undefined {
+    let policy = mergePolicy(inherited, field);
+    switch (field.action) {
+      case 'redact':
+        return { action: Object.freeze({ kind: 'redact' }), policy };
+      case 'mask':
+        return { action: Object.freeze({ kind: 'mask', style: field.style ?? 'generic' }), policy };
+      case 'hash':
+        return { action: Object.freeze({ kind: 'hash', encoding: field.encoding ?? 'hex', prefix: field.prefix ?? 'h_' }), policy };
+      case 'detokenize': {
+        const types = field.type === undefined ? TOKEN_TYPES : toList(field.type);
+        return {
+          action: Object.freeze({ kind: 'detokenize', namespace: field.namespace ?? fileNamespace, types: Object.freeze([...types]) }),
+          policy,
+        };
+      }
+      case 'tokenize':
+        break;
+    }
+    // tokenize
+    const candidates = toList(field.type ?? []);
+    const fallback = field.otherwise === undefined || field.otherwise === 'refuse' || field.otherwise === 'keep' ? undefined : field.otherwise;
+    const all = fallback === undefined ? candidates : [...candidates, fallback];
+    let ok = true;
+    if (field.otherwise !== undefined && field.invalid !== undefined) {
+      report(
+        [...fieldPath, 'invalid'],
+        "set either 'otherwise' or 'invalid' on a tokenize field, not both ('otherwise: keep' is 'invalid: skip')",
+        ctx.source.keyOffsetOf(fieldPath, 'invalid'),
+      );
+      ok = false;
+    }
+    const needs: [keyof FieldInput, TokenType][] = [
+      ['emailDomain', 'email'],
+      ['emailSuffix', 'email'],
+      ['prefix', 'opaque'],
+    ];
+    for (const [option, type] of needs) {
+      if (field[option] !== undefined && !all.includes(type)) {
+        report(
+          [...fieldPath, option],
+          `'${option}' applies to ${type} tokens only, and this field tokenizes as ${all.join(', ')}`,
+          ctx.source.keyOffsetOf(fieldPath, option),
+        );
+        ok = false;
+      }
+    }
+    if (!ok) return undefined;
+
+    const namespace = field.namespace ?? fileNamespace;
+    const spec = (type: TokenTypeInput): TokenSpec | undefined => {
+      const input: TokenSpecInput = { type, namespace, random: field.random ?? false };
+      if (type === 'email') {
+        if (field.emailDomain !== undefined) input.emailDomain = field.emailDomain;
+        if (field.emailSuffix !== undefined) input.emailSuffix = field.emailSuffix;
+      }
+      if (type === 'opaque' && field.prefix !== undefined) input.prefix = field.prefix;
+      try {
+        return createTokenSpec(input, ctx.keyring);
+      } catch (err) {
+        if (!isGatewayError(err) || err.code !== 'RULES_INVALID') throw err;
+        // err.field names the option (`emailDomain.sink`, `prefix`, ...): point at it when it is in the file.
+        const option = err.field?.split('.') ?? [];
+        const at = option.length > 0 && option[0]! in field ? [...fieldPath, ...option] : [...fieldPath, 'type'];
+        report(at, `invalid ${type} token options: ${err.message}`);
+        return undefined;
+      }
+    };
+    const specs = candidates.map(spec);
+    const fallbackSpec = fallback === undefined ? undefined : spec(fallback);
+    if (specs.some((s) => s === undefined) || (fallback !== undefined && fallbackSpec === undefined)) return undefined;
+
+    let otherwise: 'refuse' | 'keep' | TokenSpec;
+    if (fallbackSpec !== undefined) otherwise = fallbackSpec;
+    else if (field.otherwise === 'keep' || field.otherwise === 'refuse') otherwise = field.otherwise;
+    else otherwise = policy.invalid === 'skip' ? 'keep' : 'refuse';
+    // Keep policy.invalid and `otherwise` telling the same story for the transform engine.
+    if (otherwise === 'keep' || otherwise === 'refuse') policy = Object.freeze({ ...policy, invalid: otherwise === 'keep' ? 'skip' : 'refuse' });
+    return {
+      action: Object.freeze({ kind: 'tokenize', specs: Object.freeze(specs as TokenSpec[]), otherwise }),
+      policy,
+    };
+  }
+}
+
+function compileUpstream(
+  name: string,
+  input: UpstreamInput,
+  urlPath: DocPath,
+  ctx: CompileContext,
+  report: (path: DocPath, message: string, offset?: number) => void,
+): CompiledUpstream | undefined {
+  const expanded = substituteEnv(input.url, ctx.env);
+  if (!expanded.ok) {
+    for (const p of expanded.problems) report(urlPath, `upstream '${name}': url: ${p.message}`, ctx.source.offsetInString(urlPath, p.offset));
+    return undefined;
+  }
+  const via = expanded.variables.length === 0 ? '' : ` (after substituting ${expanded.variables.join(', ')})`;
+  let url: URL;
+  try {
+    url = new URL(expanded.value);
+  } catch {
+    report(urlPath, `upstream '${name}': url is not an absolute URL${via} (expected e.g. https://api.example.com)`);
+    return undefined;
+  }
+  const problem =
+    url.protocol !== 'http:' && url.protocol !== 'https:'
+      ? `scheme '${url.protocol.slice(0, -1)}' is not allowed (expected http or https)`
+      : url.username !== '' || url.password !== ''
+        ? 'must not contain credentials (user:password@)'
+        : url.search !== '' || url.hash !== ''
+          ? 'must not contain a query or fragment'
+          : undefined;
+  if (problem !== undefined) {
+    report(urlPath, `upstream '${name}': url ${problem}${via}`);
+    return undefined;
+  }
+  if (url.pathname.length > 1 && url.pathname.endsWith('/')) url.pathname = url.pathname.replace(/\/+$/, '');
+  const t = input.timeouts ?? {};
+  return Object.freeze({
+    name: `${ctx.base}/${name}`,
+    url,
+    connectTimeoutMs: t.connectMs ?? DEFAULT_TIMEOUTS.connectMs,
+    headersTimeoutMs: t.headersMs ?? DEFAULT_TIMEOUTS.headersMs,
+    bodyTimeoutMs: t.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs,
+  });
+}
+
+function mergePolicy(base: FieldPolicy, over: PolicyInput | undefined): FieldPolicy {
+  if (over === undefined) return base;
+  return Object.freeze({
+    missing: over.missing ?? base.missing,
+    notString: over.notString ?? base.notString,
+    invalid: over.invalid ?? base.invalid,
+    unknownToken: over.unknownToken ?? base.unknownToken,
+  });
+}
+
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function toList<T>(value: T | readonly T[]): readonly T[] {
+  return Array.isArray(value) ? (value as readonly T[]) : [value as T];
+}
+
+/** Freezes plain data (objects and arrays) all the way down. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,394 @@
+/**
+ * The JSON Schema of a rule file (`rules/*.yaml`): the one schema the loader validates with.
+ *
+ * It is also what editors see: `scripts/gen-schema.ts` writes it to `schema/rules.schema.json` (a test fails
+ * when the two differ), and rule files point at it with `# yaml-language-server: $schema=...`. So every
+ * property carries a description and every closed set is an `enum`/`const` (autocomplete), and every object
+ * is closed (`additionalProperties: false`) so that a typo such as `acton:` is an error, not a silently
+ * ignored key.
+ *
+ * Draft-07, the draft editors support best. Two keywords beyond it:
+ * - `discriminator` (OpenAPI; ajv's `discriminator: true` option) picks the `fields[]` branch by `action`,
+ *   so an error names the one action that was meant instead of listing every branch's complaints;
+ * - `x-expected` is an annotation (no validation) that load.ts uses to say what a `pattern` expects.
+ *
+ * Semantic checks that a schema cannot express (selector syntax, upstream references, duplicate routes,
+ * token options per type) live in compile.ts.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+
+/** Codec names a direction may use. Add 'form', 'multipart', ... here (and in content-type.ts) as codecs land. */
+export const CODEC_NAMES = ['json'] as const;
+export const ACTIONS = ['tokenize', 'detokenize', 'redact', 'mask', 'hash'] as const;
+/** A route names exactly one method; there is deliberately no catch-all (see docs/rules.md). */
+export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const POLICY_KEYS = ['missing', 'notString', 'invalid', 'unknownToken'] as const;
+/** Mirrors TOKEN_TYPES in tokens/types.ts (a test checks they agree). Kept literal so the schema stays `as const`. */
+export const SCHEMA_TOKEN_TYPES = ['email', 'phone', 'opaque', 'digits'] as const;
+
+const ID_PATTERN = '^[a-z0-9][a-z0-9_-]*$';
+const ID_EXPECTED = 'lower-case letters, digits, - and _, starting with a letter or digit';
+const onProblem = {
+  type: 'string',
+  enum: ['refuse', 'skip'],
+} as const;
+
+/** Per-field policy overrides; which ones a field accepts depends on its action. */
+const missing = {
+  ...onProblem,
+  description: 'The selector matched nothing in the body. refuse (default): fail the request; skip: carry on.',
+} as const;
+const notString = {
+  ...onProblem,
+  description:
+    'The selector matched a non-string (number, object, array, boolean or null). refuse (default) | skip (leave it as it is).',
+} as const;
+const invalid = {
+  ...onProblem,
+  description:
+    'tokenize: the value is not of the token type (same as `otherwise: refuse|keep`; set one, not both). detokenize: the value is not one of our tokens. refuse (default) | skip.',
+} as const;
+const unknownToken = {
+  ...onProblem,
+  description: 'detokenize only: a well-formed token that the vault does not know. refuse (default) | skip.',
+} as const;
+
+const select = {
+  type: 'string',
+  minLength: 1,
+  description:
+    'Selector of the field(s) this rule acts on: $.a.b, $["odd key"], $.list[*], $.list[0], $..anywhere. See docs/selectors.md.',
+} as const;
+
+const namespaceSchema = {
+  type: 'string',
+  pattern: '^[a-z0-9][a-z0-9._-]{0,63}$',
+  'x-expected': 'lower-case letters, digits, ., - and _ (at most 64), starting with a letter or digit',
+} as const;
+
+export const rulesSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'pii-gateway rule file',
+  description:
+    'One file per integration: the upstreams it talks to and, per route, which fields are tokenized, detokenized, redacted, masked or hashed. Reference: docs/rules.md.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'upstreams', 'routes'],
+  properties: {
+    version: { const: 1, description: 'Rule file format version. Always 1.' },
+    namespace: {
+      ...namespaceSchema,
+      default: 'default',
+      description:
+        "Token namespace for the whole file (default 'default'). The same value in the same namespace always gives the same token; different namespaces give unrelated tokens.",
+    },
+    upstreams: {
+      type: 'object',
+      minProperties: 1,
+      description: 'Upstreams this file forwards to, by name. Routes refer to them with `upstream: <name>`.',
+      propertyNames: { pattern: ID_PATTERN, 'x-expected': ID_EXPECTED },
+      additionalProperties: { $ref: '#/definitions/upstream' },
+    },
+    defaults: {
+      $ref: '#/definitions/policy',
+      description: 'File-wide policy defaults for every field (each route and field may override). Every policy defaults to refuse.',
+    },
+    routes: {
+      type: 'array',
+      minItems: 1,
+      description: 'The routes this file handles. A request that matches no route of any file is refused (404).',
+      items: { $ref: '#/definitions/route' },
+    },
+  },
+  definitions: {
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'Base URL (http or https), e.g. https://api.clevertap.com. ${VAR} and ${VAR:-default} are replaced from the environment ($${ is a literal ${). No credentials, query or fragment.',
+        },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Upstream timeouts in milliseconds.',
+          properties: {
+            connectMs: { type: 'integer', minimum: 1, maximum: 600000, default: 5000, description: 'TCP/TLS connect timeout (default 5000).' },
+            headersMs: { type: 'integer', minimum: 1, maximum: 600000, default: 30000, description: 'Time to receive the response headers (default 30000).' },
+            bodyMs: { type: 'integer', minimum: 1, maximum: 600000, default: 30000, description: 'Maximum time between two chunks of the response body (default 30000).' },
+          },
+        },
+      },
+    },
+    policy: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'What to do when a field cannot be acted on. Every policy defaults to refuse (fail closed); skip is an explicit opt-in.',
+      properties: {
+        missing,
+        notString,
+        invalid: { ...onProblem, description: 'tokenize: the value is not of the token type; detokenize: not one of our tokens. refuse (default) | skip.' },
+        unknownToken,
+      },
+    },
+    route: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'match', 'upstream'],
+      properties: {
+        id: {
+          type: 'string',
+          pattern: ID_PATTERN,
+          'x-expected': ID_EXPECTED,
+          description: 'Route id, unique in the file. The gateway names the route <file name>/<id> in logs and metrics.',
+        },
+        match: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['method', 'path'],
+          description: 'Which requests this route handles.',
+          properties: {
+            method: { type: 'string', enum: [...METHODS], description: 'HTTP method (required, upper-case). One route per method.' },
+            path: {
+              type: 'string',
+              pattern: "^/$|^(?:/(?:[A-Za-z0-9._~!$&'()+,;=@%-][A-Za-z0-9._~!$&'()+,;=@%:-]*|:[A-Za-z_][A-Za-z0-9_]*))+(?:/\\*)?$|^/\\*$",
+              'x-expected':
+                'a path starting with /, segments of URL characters or :name parameters, optionally ending in /* (no trailing /)',
+              description: 'Path pattern, hono style: /2010-04-01/Accounts/:sid/Messages.json; a trailing /* matches any rest.',
+            },
+            host: {
+              type: 'string',
+              pattern: '^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$',
+              'x-expected': 'a host name without port, e.g. api.example.com',
+              description: 'Only requests whose Host is this name (optional; compared case-insensitively, port ignored). Without it the route matches any host.',
+            },
+          },
+        },
+        upstream: {
+          type: 'string',
+          pattern: ID_PATTERN,
+          'x-expected': ID_EXPECTED,
+          description: 'Name of an upstream declared in this file.',
+        },
+        policy: {
+          $ref: '#/definitions/policy',
+          description: 'Policy defaults for this route’s fields (override the file defaults; each field may override).',
+        },
+        request: {
+          $ref: '#/definitions/direction',
+          description: 'What to do with the request body. Omitted: the request body passes through untouched.',
+        },
+        response: {
+          $ref: '#/definitions/direction',
+          description: 'What to do with the response body. Omitted: the response body passes through untouched.',
+        },
+      },
+    },
+    direction: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['fields'],
+      properties: {
+        codec: {
+          type: 'string',
+          enum: [...CODEC_NAMES],
+          default: 'json',
+          description: 'How the body is read (default json: application/json and any +json media type).',
+        },
+        fields: {
+          type: 'array',
+          minItems: 1,
+          description: 'Field rules, applied in order. To pass a body through untouched, omit the direction instead.',
+          items: { $ref: '#/definitions/field' },
+        },
+      },
+    },
+    tokenTypes: {
+      description: 'One token type or a list of candidates tried in order.',
+      anyOf: [
+        { $ref: '#/definitions/tokenType' },
+        { type: 'array', minItems: 1, uniqueItems: true, items: { $ref: '#/definitions/tokenType' } },
+      ],
+    },
+    tokenType: {
+      type: 'string',
+      enum: [...SCHEMA_TOKEN_TYPES],
+      description: 'email: looks like an email; phone: E.164-like; opaque: tok_... string; digits: a string of digits.',
+    },
+    field: {
+      type: 'object',
+      required: ['select', 'action'],
+      description: 'One field rule: a selector and an action.',
+      properties: {
+        select,
+        action: { type: 'string', enum: [...ACTIONS], description: 'What to do with the selected value(s).' },
+      },
+      discriminator: { propertyName: 'action' },
+      oneOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['select', 'action', 'type'],
+          properties: {
+            select,
+            action: { const: 'tokenize', description: 'Replace the value with a token (reversible through the vault).' },
+            type: {
+              $ref: '#/definitions/tokenTypes',
+              description: 'Token type, or a list of candidate types tried in order (the first that accepts the value wins).',
+            },
+            otherwise: {
+              type: 'string',
+              enum: ['refuse', 'keep', ...SCHEMA_TOKEN_TYPES],
+              description:
+                'When no candidate type accepts the value: refuse (default), keep the value as it is, or tokenize it with this fallback type (e.g. opaque).',
+            },
+            random: { type: 'boolean', default: false, description: 'A fresh token on every call instead of the same token for the same value (default false).' },
+            namespace: { ...namespaceSchema, description: 'Token namespace for this field (default: the file namespace).' },
+            prefix: { type: 'string', maxLength: 32, description: "opaque only: token prefix (default 'tok_'), e.g. 'cus_'." },
+            emailDomain: {
+              description: 'email only: tokenize (default) the domain, preserve it, or replace it with { sink: <domain> }.',
+              anyOf: [
+                { type: 'string', enum: ['tokenize', 'preserve'] },
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['sink'],
+                  properties: { sink: { type: 'string', minLength: 1, description: 'Domain every tokenized address gets, e.g. example.invalid.' } },
+                },
+              ],
+            },
+            emailSuffix: { type: 'string', minLength: 1, description: "email only: suffix of tokenized domains (default 'tok.invalid', never deliverable)." },
+            missing,
+            notString,
+            invalid,
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['select', 'action'],
+          properties: {
+            select,
+            action: { const: 'detokenize', description: 'Replace one of our tokens with the original value from the vault.' },
+            type: {
+              $ref: '#/definitions/tokenTypes',
+              description: 'Token type(s) expected here (default: any type). A token of another type is invalid.',
+            },
+            namespace: { ...namespaceSchema, description: 'Namespace the tokens were issued in (default: the file namespace).' },
+            missing,
+            notString,
+            invalid,
+            unknownToken,
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['select', 'action'],
+          properties: {
+            select,
+            action: { const: 'redact', description: 'Remove the field entirely.' },
+            missing,
+            notString,
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['select', 'action'],
+          properties: {
+            select,
+            action: { const: 'mask', description: 'Replace the value with a masked form (irreversible), e.g. j***@example.com.' },
+            style: { type: 'string', enum: ['email', 'phone', 'generic'], default: 'generic', description: 'How to mask (default generic).' },
+            missing,
+            notString,
+            invalid,
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['select', 'action'],
+          properties: {
+            select,
+            action: { const: 'hash', description: 'Replace the value with a keyed HMAC-SHA256 (irreversible, stable).' },
+            encoding: { type: 'string', enum: ['hex', 'base64url'], default: 'hex', description: 'Digest encoding (default hex).' },
+            prefix: { type: 'string', maxLength: 32, default: 'h_', description: "Prepended to the digest (default 'h_')." },
+            missing,
+            notString,
+          },
+        },
+      ],
+    },
+  },
+} as const;
+
+/** Plain-data view of a rule file once it passed the schema (what compile.ts reads). */
+export type OnProblemInput = 'refuse' | 'skip';
+export interface PolicyInput {
+  missing?: OnProblemInput;
+  notString?: OnProblemInput;
+  invalid?: OnProblemInput;
+  unknownToken?: OnProblemInput;
+}
+export type TokenTypeInput = (typeof SCHEMA_TOKEN_TYPES)[number];
+export interface FieldInput extends PolicyInput {
+  select: string;
+  action: (typeof ACTIONS)[number];
+  type?: TokenTypeInput | TokenTypeInput[];
+  otherwise?: 'refuse' | 'keep' | TokenTypeInput;
+  random?: boolean;
+  namespace?: string;
+  prefix?: string;
+  emailDomain?: 'tokenize' | 'preserve' | { sink: string };
+  emailSuffix?: string;
+  style?: 'email' | 'phone' | 'generic';
+  encoding?: 'hex' | 'base64url';
+}
+export interface DirectionInput {
+  codec?: (typeof CODEC_NAMES)[number];
+  fields: FieldInput[];
+}
+export interface RouteInput {
+  id: string;
+  match: { method: (typeof METHODS)[number]; path: string; host?: string };
+  upstream: string;
+  policy?: PolicyInput;
+  request?: DirectionInput;
+  response?: DirectionInput;
+}
+export interface UpstreamInput {
+  url: string;
+  timeouts?: { connectMs?: number; headersMs?: number; bodyMs?: number };
+}
+export interface RuleFileInput {
+  version: 1;
+  namespace?: string;
+  upstreams: Record<string, UpstreamInput>;
+  defaults?: PolicyInput;
+  routes: RouteInput[];
+}
+
+let compiled: ValidateFunction<RuleFileInput> | undefined;
+
+/**
+ * The schema compiled once (lazily, on first use) with ajv: all errors, strict mode, discriminator support.
+ * Returns ajv's validate function; `validate.errors` holds the raw errors after a failed call.
+ */
+export function ruleFileValidator(): ValidateFunction<RuleFileInput> {
+  if (compiled === undefined) {
+    const ajv = new Ajv({ allErrors: true, strict: true, discriminator: true, verbose: true });
+    ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
+    compiled = ajv.compile<RuleFileInput>(rulesSchema);
+  }
+  return compiled;
+}
+
+/** The published form of the schema (schema/rules.schema.json): what scripts/gen-schema.ts writes. */
+export function schemaJson(): string {
+  return `${JSON.stringify(rulesSchema, null, 2)}\n`;
+}
