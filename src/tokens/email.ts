@@ -41,6 +41,7 @@ export const EMAIL_LOCAL_CHECK = 5;
 /** Characters of a domain token label (80 bits). */
 export const EMAIL_DOMAIN_TOKEN = 16;
 const LOCAL_LEN = EMAIL_LOCAL_BODY + EMAIL_LOCAL_CHECK;
+const DOMAIN_CACHE_SIZE = 1024;
 
 const MAX_ADDRESS = 254; // RFC 5321 path limit (256) minus the angle brackets
 const MAX_LOCAL = 64;
@@ -150,9 +151,18 @@ export function createEmailFormat(keys: FormatKeys, options: EmailFormatOptions)
   // The longest real domain that still fits next to a local token within 254 characters.
   const maxPreservedDomain = MAX_ADDRESS - LOCAL_LEN - 1;
 
+  // Few domains carry most addresses (gmail.com...): remember their tokens. Bounded; reset when full.
+  const domainTokens = new Map<string, string>();
   function domainToken(namespace: string, domain: string): string {
-    const source = new ByteSource(keys.tokenKey, hmacSha256(keys.tokenKey, 'email-domain', namespace, domain));
-    return `${source.string(BASE32, EMAIL_DOMAIN_TOKEN)}.${suffix}`;
+    const key = `${namespace}\0${domain}`;
+    let token = domainTokens.get(key);
+    if (token === undefined) {
+      const source = new ByteSource(keys.tokenKey, hmacSha256(keys.tokenKey, 'email-domain', namespace, domain));
+      token = `${source.string(BASE32, EMAIL_DOMAIN_TOKEN)}.${suffix}`;
+      if (domainTokens.size >= DOMAIN_CACHE_SIZE) domainTokens.clear();
+      domainTokens.set(key, token);
+    }
+    return token;
   }
 
   return Object.freeze({
