@@ -417,6 +417,9 @@ class Harness {
       if (!test.respond && received.length > 0) {
         failures.push('the upstream was called, but the gateway should have refused the request before forwarding it');
       }
+      if (test.respond && received.length === 0) {
+        failures.push('the upstream was not called (the test gives respond:, so the error should come from the response side)');
+      }
       if (!envelope) {
         failures.push(`expected the gateway to refuse with ${e.code}, but it answered ${status} ${show(resText)}`);
       } else {
