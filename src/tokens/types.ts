@@ -42,7 +42,7 @@ export interface TokenSpec {
 export interface TokenFormat {
   readonly type: TokenType;
   /**
-   * Canonical form of a raw value (email: trimmed, domain lower-cased; phone: E.164 '+<digits>').
+   * Canonical form of a raw value (email: trimmed and lower-cased, see docs/tokens.md; phone: E.164 '+<digits>').
    * Throws GatewayError('INVALID_VALUE') when the value is not of this type. The message never
    * contains the value.
    */
