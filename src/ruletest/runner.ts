@@ -11,8 +11,6 @@
  * Tests run one at a time, in file order, against one gateway. Format reference: docs/rule-tests.md.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { Pool } from 'undici';
@@ -32,6 +30,7 @@ import type { TokenSpec, TokenType } from '../tokens/types.js';
 import type { Vault } from '../vault/interface.js';
 import { createVault } from '../vault/index.js';
 import { checkHeaders, checkJson, diffJson, show, type MatchContext } from './expect.js';
+import { StandIn } from './stand-in.js';
 import {
   parsePlaceholder,
   parseTestFile,
@@ -153,58 +152,6 @@ function describeError(err: unknown): string {
   if (isGatewayError(err)) return `${err.code}: ${err.message}`;
   const e = err as { code?: string; message?: string };
   return e.code ?? e.message ?? String(err);
-}
-
-interface Received {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** The local stand-in for every upstream: records requests, answers with the current test's `respond`. */
-class StandIn {
-  readonly received: Received[] = [];
-  answer: Answer = { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
-
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(): Promise<StandIn> {
-    let self: StandIn | undefined;
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const s = self!;
-        s.received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-        res.writeHead(s.answer.status, s.answer.headers);
-        res.end(s.answer.body);
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
-    self = new StandIn(server, `http://127.0.0.1:${port}`);
-    return self;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-  }
 }
 
 type LogLine = Record<string, unknown>;
