@@ -166,9 +166,9 @@ export function compileSelector(source: string): CompiledSelector {
       i++;
       return seg;
     }
-    if (d === 0x3a) fail(i, `slices are not supported; expected ']' to close the '[' at column ${bracketAt + 1}`);
-    if (d === 0x2c) fail(i, `unions are not supported; expected ']' to close the '[' at column ${bracketAt + 1}`);
-    return fail(i, `expected ']' to close the '[' at column ${bracketAt + 1}`);
+    if (d === 0x3a) fail(i, `slices are not supported; expected ']' (closing the '[' of column ${bracketAt + 1})`);
+    if (d === 0x2c) fail(i, `unions are not supported; expected ']' (closing the '[' of column ${bracketAt + 1})`);
+    return fail(i, `expected ']' (closing the '[' of column ${bracketAt + 1})`);
   };
 
   while (i < n) {
