@@ -291,9 +291,8 @@ export const rulesSchema = {
           required: ['select', 'action'],
           properties: {
             select,
-            action: { const: 'redact', description: 'Remove the field entirely.' },
+            action: { const: 'redact', description: 'Remove the field entirely (whatever kind of value it holds).' },
             missing,
-            notString,
           },
         },
         {
@@ -303,10 +302,14 @@ export const rulesSchema = {
           properties: {
             select,
             action: { const: 'mask', description: 'Replace the value with a masked form (irreversible), e.g. j***@example.com.' },
-            style: { type: 'string', enum: ['email', 'phone', 'generic'], default: 'generic', description: 'How to mask (default generic).' },
+            style: {
+              type: 'string',
+              enum: ['email', 'phone', 'generic'],
+              default: 'generic',
+              description: 'How to mask (default generic). A value that does not look like its style is masked as generic.',
+            },
             missing,
             notString,
-            invalid,
           },
         },
         {
