@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const work = mkdtempSync(path.join(tmpdir(), 'pii-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function cli(args: string[], input?: string, env: Record<string, string> = {}) {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
+  const res = spawnSync(process.execPath, ['--import', tsx, path.join(root, 'src/cli/main.ts'), ...args], {
     cwd: work,
     input,
     encoding: 'utf8',
