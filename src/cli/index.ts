@@ -3,6 +3,7 @@
  * stdout/stderr (console is allowed here only) and return an exit code; nothing else calls process.exit.
  */
 import { demoUpstreamCommand } from './demo-upstream.js';
+import { keysCommand } from './keys.js';
 import { rulesCheckCommand } from './rules-check.js';
 import { rulesTestCommand } from './rules-test.js';
 import { startCommand } from './start.js';
@@ -18,6 +19,7 @@ Commands:
   rules test [dir]      Run the rule tests (*.test.yaml) beside the rules against the real pipeline
   tokenize              Tokenize values from arguments or stdin (one per line) with the configured keys and vault
   detokenize            Resolve tokens from arguments or stdin (one per line)
+  keys init [path]      Create a production key file (mode 0600); 'keys generate' prints one as JSON
   demo-upstream         A stand-in platform/provider for the README walkthrough: prints what it receives
 
 Run 'pii-gateway <command> --help' for a command's options. Settings: README.md#configuration.
@@ -39,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
       return tokenizeCommand(rest);
     case 'detokenize':
       return detokenizeCommand(rest);
+    case 'keys':
+      return keysCommand(rest);
     case 'demo-upstream':
       return demoUpstreamCommand(rest);
     case undefined:

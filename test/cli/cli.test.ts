@@ -53,6 +53,23 @@ describe('pii-gateway CLI', () => {
     expect(res.err).toContain('tokenise');
   });
 
+  it('rules test passes on the shipped rule packs and their tests', () => {
+    const res = cli(['rules', 'test', path.join(root, 'rules')]);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/^\d+ passed, 0 failed$/m);
+  });
+
+  it('keys init writes a 0600 key file and refuses to overwrite it', () => {
+    const file = path.join(work, 'prod', 'keys.json');
+    const first = cli(['keys', 'init', file]);
+    expect(first.code).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = cli(['keys', 'init', file]);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('refusing to overwrite');
+    expect(JSON.parse(cli(['keys', 'generate']).out).version).toBe(1);
+  });
+
   it('tokenize then detokenize round-trips through the embedded vault, creating dev keys 0600', () => {
     const tok = cli(['tokenize', '--type', 'email', 'jack@gmail.com', 'jill@gmail.com']);
     expect(tok.code).toBe(0);
