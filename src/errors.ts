@@ -23,6 +23,9 @@ export const ERROR_STATUS = {
   INVALID_VALUE: 400,
   NOT_A_TOKEN: 400,
   BATCH_TOO_LARGE: 400,
+  INVALID_FORM: 400,
+  INVALID_MULTIPART: 400,
+  INVALID_ENCODING: 400,
   // 404 / 405: nothing is configured here
   ROUTE_NOT_FOUND: 404,
   // 422: a well-formed token that the vault does not know

@@ -4,7 +4,8 @@
  */
 import type { CompiledSelector } from './selector.js';
 
-export type ValueKind = 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array';
+/** `file`: a multipart part that is not a UTF-8 text field (a file upload or another media type); never decoded. */
+export type ValueKind = 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array' | 'file';
 
 export interface Match {
   /** Index into the selectors array passed to scan(). */
@@ -29,6 +30,11 @@ export type Edit =
 export interface ScanOptions {
   /** Maximum nesting depth of objects/arrays; deeper documents are refused with TOO_DEEP. */
   readonly maxDepth: number;
+  /**
+   * The body's Content-Type header as received (parameters included). Codecs that need a parameter read it
+   * here: multipart takes its `boundary`. Others ignore it.
+   */
+  readonly contentType?: string;
 }
 
 export interface Codec<M extends Match = Match> {
