@@ -26,6 +26,9 @@ export const ERROR_STATUS = {
   INVALID_FORM: 400,
   INVALID_MULTIPART: 400,
   INVALID_ENCODING: 400,
+  // 401 / 403: the client's TLS certificate is missing or not on the allowlist (src/auth/mtls.ts)
+  CLIENT_CERT_REQUIRED: 401,
+  CLIENT_NOT_ALLOWED: 403,
   // 404 / 405: nothing is configured here
   ROUTE_NOT_FOUND: 404,
   // 422: a well-formed token that the vault does not know
