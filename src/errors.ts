@@ -42,6 +42,8 @@ export const ERROR_STATUS = {
   UPSTREAM_RESPONSE_INVALID: 502,
   UPSTREAM_UNAVAILABLE: 502,
   VAULT_UNAVAILABLE: 503,
+  /** The audit trail cannot be written: detokenization and key/token administration are refused (fail closed). */
+  AUDIT_UNAVAILABLE: 503,
   NOT_READY: 503,
   UPSTREAM_TIMEOUT: 504,
   // start-up and CLI errors (never sent over HTTP)

@@ -13,6 +13,7 @@ import { errorFields, type Logger } from '../observability/logger.js';
 
 const PUBLIC_5XX: Partial<Record<ErrorCode, string>> = {
   VAULT_UNAVAILABLE: 'the token vault is unavailable; the request was not forwarded',
+  AUDIT_UNAVAILABLE: 'the audit log is unavailable; nothing was resolved or changed, and the request was not forwarded',
   UPSTREAM_UNAVAILABLE: 'the upstream could not be reached',
   UPSTREAM_TIMEOUT: 'the upstream did not answer in time',
   UPSTREAM_RESPONSE_INVALID: 'the upstream response could not be processed; it was not returned',
