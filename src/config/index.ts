@@ -34,6 +34,8 @@ export interface GatewayConfig {
     readonly vaultApiBodyBytes: number;
   };
   readonly upstreamConnections: number;
+  /** Audit trail (observability/audit.ts): file, rotation size (0 = never), fdatasync per write. */
+  readonly audit: { readonly file: string; readonly maxBytes: number; readonly fsync: boolean };
   readonly logLevel: string;
   /** Namespace the CleverTap-compatible vault endpoints tokenize into. */
   readonly vaultApiNamespace: string;
@@ -48,6 +50,9 @@ export const SETTINGS = [
   ['PII_GATEWAY_DATA_DIR', './data', 'Where the embedded vault and dev keys live.'],
   ['PII_GATEWAY_VAULT', 'sqlite', 'Vault backend: sqlite (embedded, default) or memory (tests, demos: forgets on exit).'],
   ['PII_GATEWAY_SQLITE_PATH', '<data dir>/vault.db', 'SQLite vault file.'],
+  ['PII_GATEWAY_AUDIT_FILE', '<data dir>/audit.log', 'Audit trail (hash-chained JSON lines, mode 0600). Detokenization is refused when it cannot be written.'],
+  ['PII_GATEWAY_AUDIT_MAX_BYTES', '100mb', 'Rotate the audit file before it grows past this size (0 = never); rotated files are kept.'],
+  ['PII_GATEWAY_AUDIT_FSYNC', 'false', 'fdatasync the audit file after each write (true survives power loss, at some latency).'],
   ['PII_GATEWAY_KEYS', '', 'Keys as JSON (wins over the key file). See docs/keys.md.'],
   ['PII_GATEWAY_KEYS_FILE', '<data dir>/keys.json', 'Key file (mode 0600).'],
   ['PII_GATEWAY_DEV_KEYS', 'auto', "Generate dev keys when none exist: auto (yes unless NODE_ENV=production), true, false."],
@@ -149,6 +154,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       vaultApiBodyBytes: Math.max(1024 * 1024, maxBatch * 800),
     },
     upstreamConnections: parseInteger('PII_GATEWAY_UPSTREAM_CONNECTIONS', get('PII_GATEWAY_UPSTREAM_CONNECTIONS'), 1, 100_000),
+    audit: {
+      file: fromData('PII_GATEWAY_AUDIT_FILE', 'audit.log'),
+      maxBytes: parseSize('PII_GATEWAY_AUDIT_MAX_BYTES', get('PII_GATEWAY_AUDIT_MAX_BYTES')),
+      fsync: parseChoice('PII_GATEWAY_AUDIT_FSYNC', get('PII_GATEWAY_AUDIT_FSYNC'), ['true', 'false'] as const) === 'true',
+    },
     logLevel,
     vaultApiNamespace: get('PII_GATEWAY_VAULT_API_NAMESPACE'),
   };
