@@ -2,6 +2,7 @@
  * `pii-gateway` command line: one dispatcher, one module per command (the bin entry is main.ts). Commands print for humans on
  * stdout/stderr (console is allowed here only) and return an exit code; nothing else calls process.exit.
  */
+import { auditCommand } from './audit.js';
 import { demoUpstreamCommand } from './demo-upstream.js';
 import { keysCommand } from './keys.js';
 import { rulesCheckCommand } from './rules-check.js';
@@ -20,6 +21,7 @@ Commands:
   tokenize              Tokenize values from arguments or stdin (one per line) with the configured keys and vault
   detokenize            Resolve tokens from arguments or stdin (one per line)
   keys init [path]      Create a production key file (mode 0600); 'keys generate' prints one as JSON
+  audit verify [file]   Check the audit trail's hash chain; exit 1 naming the first broken line
   demo-upstream         A stand-in platform/provider for the README walkthrough: prints what it receives
 
 Run 'pii-gateway <command> --help' for a command's options. Settings: README.md#configuration.
@@ -43,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
       return detokenizeCommand(rest);
     case 'keys':
       return keysCommand(rest);
+    case 'audit':
+      return auditCommand(rest);
     case 'demo-upstream':
       return demoUpstreamCommand(rest);
     case undefined:
