@@ -7,7 +7,7 @@
  * - WAL + synchronous=NORMAL: readers never block the writer, and a commit is durable against a process
  *   crash (an OS crash may lose the last transactions, never corrupt the file).
  * - Batch lookups pass all keys as one JSON array parameter and join against `json_each`, so a 10,000-key
- *   lookup is one prepared statement and one index probe per key, with no dynamic SQL.
+ *   lookup is one prepared statement (per namespace) and one index probe per key, with no dynamic SQL.
  * - The file holds ciphertext and keyed fingerprints only; it is created 0600 in a directory made 0700.
  * - Any SQLite failure becomes GatewayError VAULT_UNAVAILABLE; the original error is kept as `cause`,
  *   and no message ever carries a value (the store never sees plaintext anyway).
@@ -28,6 +28,12 @@ import {
 export interface SqliteStoreOptions {
   /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * SQLite page cache per connection, in KiB. Default 32768 (32 MiB): big enough to keep the token and
+   * fingerprint indexes of a few hundred thousand rows in memory, so lookups and inserts at random keys
+   * do not go back to the file.
+   */
+  cacheSizeKiB?: number;
 }
 
 /** Ordered schema migrations; index + 1 is the version. Never edit a shipped entry: append. */
@@ -47,14 +53,8 @@ const MIGRATIONS: readonly string[] = [
 /** Newest schema version this code knows. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
-interface RowRecord {
-  namespace: string;
-  token: string;
-  fingerprint: string | null;
-  type: string;
-  key_id: string;
-  sealed: Buffer;
-}
+/** A tokens row as the raw (array) lookup returns it: token, fingerprint, type, key_id, sealed. */
+type RowTuple = [string, string | null, string, string, Buffer];
 
 /**
  * SQLite-backed {@link VaultStore}.
@@ -73,6 +73,7 @@ export class SqliteStore implements VaultStore {
   /** Opens (creating if needed) the database at `path`; `':memory:'` gives a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const cacheSizeKiB = options.cacheSizeKiB ?? 32768;
     try {
       if (path !== ':memory:') prepareFile(path);
       this.#db = new Database(path, { timeout: busyTimeoutMs });
@@ -83,6 +84,8 @@ export class SqliteStore implements VaultStore {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = NORMAL');
       this.#db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+      // Negative: a size in KiB rather than in pages.
+      this.#db.pragma(`cache_size = ${-Math.trunc(cacheSizeKiB)}`);
       migrate(this.#db);
       this.#stmts = prepare(this.#db);
     } catch (err) {
@@ -143,19 +146,20 @@ export class SqliteStore implements VaultStore {
     this.#check();
     const out = new Map<string, StoredRow>();
     if (keys.length === 0) return out;
-    const pairs = new Array<[string, string]>(keys.length);
-    for (let i = 0; i < keys.length; i++) pairs[i] = [keys[i]!.namespace, keys[i]!.token];
+    // One statement per distinct namespace (a batch nearly always has one): comparing the namespace to a
+    // parameter instead of extracting it from JSON per key makes the lookup about a fifth cheaper.
+    const tokensByNamespace = new Map<string, string[]>();
+    for (const { namespace, token } of keys) {
+      const list = tokensByNamespace.get(namespace);
+      if (list === undefined) tokensByNamespace.set(namespace, [token]);
+      else list.push(token);
+    }
     try {
-      const rows = this.#stmts.findByTokens.all(JSON.stringify(pairs)) as RowRecord[];
-      for (const r of rows) {
-        out.set(storeKey(r.namespace, r.token), {
-          namespace: r.namespace,
-          token: r.token,
-          fingerprint: r.fingerprint,
-          type: r.type,
-          keyId: r.key_id,
-          sealed: r.sealed,
-        });
+      for (const [namespace, tokens] of tokensByNamespace) {
+        const rows = this.#stmts.findByTokens.all(JSON.stringify(tokens), namespace) as RowTuple[];
+        for (const [token, fingerprint, type, keyId, sealed] of rows) {
+          out.set(storeKey(namespace, token), { namespace, token, fingerprint, type, keyId, sealed });
+        }
       }
     } catch (err) {
       throw wrap(err, 'vault lookup failed');
@@ -215,10 +219,12 @@ function prepare(db: Database.Database) {
          CROSS JOIN tokens AS t ON t.fingerprint = j.value`,
       )
       .raw(),
-    findByTokens: db.prepare(
-      `SELECT t.namespace, t.token, t.fingerprint, t.type, t.key_id, t.sealed FROM json_each(?) AS j
-       CROSS JOIN tokens AS t ON t.namespace = j.value ->> 0 AND t.token = j.value ->> 1`,
-    ),
+    findByTokens: db
+      .prepare(
+        `SELECT t.token, t.fingerprint, t.type, t.key_id, t.sealed FROM json_each(?) AS j
+         CROSS JOIN tokens AS t ON t.namespace = ? AND t.token = j.value`,
+      )
+      .raw(),
     delete: db.prepare('DELETE FROM tokens WHERE namespace = ? AND token = ?'),
     ping: db.prepare('SELECT 1'),
   };

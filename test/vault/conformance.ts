@@ -275,7 +275,8 @@ export function vaultConformance(
     });
 
     for (const type of TYPES) {
-      it(`has no collisions across 100,000 distinct ${type} values`, async () => {
+      // Seconds of crypto per type on a busy CI machine: a generous timeout, never a timing assertion.
+      it(`has no collisions across 100,000 distinct ${type} values`, { timeout: 180_000 }, async () => {
         nextNs();
         const vault = await start();
         const seen = new Set<string>();
