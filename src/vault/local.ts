@@ -56,6 +56,9 @@ interface Pending {
  *   const [token] = await vault.tokenize([{ spec: emailSpec, value: 'ada@example.com' }]);
  *   const [res] = await vault.detokenize([{ namespace: emailSpec.namespace, token: token! }]);
  */
+/** Token types whose tokens cannot collide with real values, so an existing token may pass through tokenize unchanged. */
+const PASS_THROUGH_TYPES: ReadonlySet<string> = new Set(['email', 'opaque']);
+
 export class LocalVault implements Vault {
   readonly #store: VaultStore;
   readonly #keyring: Keyring;
@@ -77,6 +80,11 @@ export class LocalVault implements Vault {
 
     // Values that look like our own tokens: kept unchanged if the vault has them, else tokenized as raw
     // values (a real value can look like a token by chance, e.g. an opaque-looking string).
+    // Only for email and opaque tokens, which live outside the space of real values (a `.tok.invalid`
+    // domain or a keyed local part; a prefix + 22 base62 characters). Phone and digits tokens are real
+    // looking numbers: a customer's real number can equal another customer's token, and passing it
+    // through would later resolve it to the other customer's number (misdelivery). Those are always
+    // tokenized as raw values; re-tokenizing a phone token yields a token of the token, never a wrong PII.
     const candidates: number[] = [];
     // A candidate that is not a valid raw value is an error only if it turns out not to be our token.
     const deferredErrors = new Map<number, unknown>();
@@ -85,7 +93,7 @@ export class LocalVault implements Vault {
 
     for (let i = 0; i < items.length; i++) {
       const { spec, value } = items[i]!;
-      const candidate = spec.format.isToken(value);
+      const candidate = PASS_THROUGH_TYPES.has(spec.type) && spec.format.isToken(value);
       if (candidate) candidates.push(i);
       let normalized: string;
       try {
