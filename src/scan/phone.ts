@@ -22,7 +22,10 @@ import type { PiiSpan, ScanCounter } from './types.js';
 const MAX_DIGITS = 15;
 /** The phone format's minimum (+683 and +690 have 4-digit national numbers). */
 const MIN_DIGITS = 7;
-/** NANP (+1) and zone 7 (+7) numbers always have 10 national digits: stop there, not at 15. */
+/**
+ * NANP (+1) and zone 7 (+7) numbers always have exactly 10 national digits: a +1 number stops there
+ * ('+1 415 555 1234 5678' is the number then something else) and a shorter one is refused ('+1 500 000').
+ */
 const CLOSED_PLAN_DIGITS = 11;
 const MAX_SEPARATORS = 20;
 const MAX_SEPARATOR_RUN = 3;
@@ -78,7 +81,7 @@ function phoneEnd(text: string, s: number, counter: { n: number }): number {
   let lastGroupAfterLoneDot = false;
   let dotRuns = 0;
   let separators = 0;
-  let code = ''; // the first national digits, until a calling code is recognized
+  let code = ''; // the first 3 national digits: the calling code and, for NANP, the area code's first digit
   let codeLength = 0;
   let runHasDot = false;
   let runIsLoneDot = false;
@@ -93,11 +96,15 @@ function phoneEnd(text: string, s: number, counter: { n: number }): number {
     if (i < n) counter.n++; // the character that ended the group
     if (i - groupStart > maxDigits) break;
     if (i < n && isWordChar(text.charCodeAt(i))) break; // '+44 20 7946 0958x12': the last group is glued to a word
-    if (codeLength === 0) {
+    if (code.length < 3) {
       for (let k = Math.max(groupStart, groupStart + skip - digits); k < i && code.length < 3; k++) code += text[k];
-      codeLength = callingCodeLength(code);
-      if (codeLength === 0 && code.length === 3) return -1;
-      if (codeLength === 1 && (code.charCodeAt(0) === 49 || code.charCodeAt(0) === 55)) maxDigits = CLOSED_PLAN_DIGITS + skip;
+      if (codeLength === 0) {
+        codeLength = callingCodeLength(code);
+        if (codeLength === 0 && code.length === 3) return -1;
+        if (codeLength === 1) maxDigits = CLOSED_PLAN_DIGITS + skip; // +1 and +7, the only 1-digit codes
+      }
+      // NANP area codes start with 2-9 ('+1 000 000 0000', '00 1 00 1 00 1 00' are not numbers).
+      if (codeLength === 1 && code.length >= 2 && code.charCodeAt(0) === 49 && code.charCodeAt(1) < 50) return -1;
     }
     if (digits + length > maxDigits) break;
     digits += length;
@@ -124,6 +131,7 @@ function phoneEnd(text: string, s: number, counter: { n: number }): number {
   if (end < 0 || codeLength === 0 || digits - skip < MIN_DIGITS) return -1;
   // '+12345.67': a decimal amount, not a number grouped with dots ('+33.1.23.45.67.89' has several).
   if (lastGroupAfterLoneDot && lastGroupLength <= 2 && dotRuns === 1) return -1;
+  if (maxDigits === CLOSED_PLAN_DIGITS + skip && digits !== maxDigits) return -1;
   // '+1 234 567,89' or '+1 234 567.891,5': digits go on after a decimal or thousands separator.
   const after = end < n ? text.charCodeAt(end) : -1;
   if ((after === COMMA || after === DOT) && end + 1 < n && isDigit(text.charCodeAt(end + 1))) return -1;
