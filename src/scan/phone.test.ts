@@ -53,7 +53,7 @@ describe('findPhones: not phones', () => {
     'glued: ABC+442079460958, x+44 20 7946 0958, 1+44 20 7946 0958, ++44 20 7946 0958',
     'longer digit runs: +4420794609581234567, 9900442079460958',
     'unknown calling code +999 123 4567, +0 123 456 7890, 00 0 44 1234 5678',
-    'too short: +44 123 4 (6 digits; the phone format needs 7)',
+    'too short: +44 123 4 has 6 digits, the phone format needs seven',
     'NANP area code 0/1: +1 015 555 1234, +1 155 555 1234',
     'decimals: 1.0044 20 7946 0958, 3,0044 20 7946',
     'base64 dGVzd+12345678Zm9v and a+1234567',
