@@ -48,6 +48,8 @@ export async function transformBody(
   body: Buffer,
   deps: TransformDeps,
   stats?: TransformStats,
+  /** The body's Content-Type header, for codecs that read a parameter of it (multipart: the boundary). */
+  contentType?: string,
 ): Promise<Buffer> {
   const codec = deps.codecs.get(direction.codec);
   if (!codec) throw new GatewayError('INTERNAL', `no codec named '${direction.codec}'`);
@@ -59,7 +61,7 @@ export async function transformBody(
     return body;
   }
 
-  const scan = codec.scan(body, direction.selectors, { maxDepth: deps.maxDepth });
+  const scan = codec.scan(body, direction.selectors, { maxDepth: deps.maxDepth, contentType });
   const { matches } = scan;
   checkMissing(fields, matches);
 
