@@ -7,6 +7,9 @@
  */
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
+import { loadTlsConfig, TLS_SETTINGS, type TlsConfig } from './tls.js';
+
+export type { ClientAuth, ListenerTlsConfig, TlsConfig, VaultApiClientsConfig } from './tls.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -39,6 +42,8 @@ export interface GatewayConfig {
   readonly logLevel: string;
   /** Namespace the CleverTap-compatible vault endpoints tokenize into. */
   readonly vaultApiNamespace: string;
+  /** Listener TLS / mTLS and vault API client allowlists (config/tls.ts). Both listeners are plain by default. */
+  readonly tls: TlsConfig;
 }
 
 /** One row per setting: env name, default, description. Used by loadConfig and the README/--help text. */
@@ -65,6 +70,7 @@ export const SETTINGS = [
   ['PII_GATEWAY_UPSTREAM_CONNECTIONS', '128', 'Keep-alive connections per upstream.'],
   ['PII_GATEWAY_VAULT_API_NAMESPACE', 'default', 'Token namespace of the CleverTap-compatible vault endpoints.'],
   ['PII_GATEWAY_LOG_LEVEL', 'info', 'pino log level: fatal, error, warn, info, debug, trace, silent.'],
+  ...TLS_SETTINGS,
 ] as const;
 
 type SettingName = (typeof SETTINGS)[number][0];
@@ -161,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     logLevel,
     vaultApiNamespace: get('PII_GATEWAY_VAULT_API_NAMESPACE'),
+    tls: loadTlsConfig(get, cwd),
   };
   return deepFreeze(config);
 }
