@@ -14,7 +14,10 @@ import type { Codec } from './codecs/types.js';
 import type { GatewayConfig } from './config/index.js';
 import { ensureDevKeyFile, loadKeyring } from './crypto/keyring.js';
 import type { Keyring } from './crypto/types.js';
+import { AuditLog } from './observability/audit.js';
+import { AuditedDeletesVault, engineAuditHook } from './observability/audit-hooks.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type GatewayMetrics } from './observability/metrics.js';
 import { Upstream } from './proxy/upstream.js';
 import { loadRuleSet } from './rules/load.js';
 import type { CompiledRuleSet } from './rules/types.js';
@@ -24,6 +27,7 @@ import { listen, type Listener } from './server/serve.js';
 import { createVaultApiApp, type VaultApiDeps } from './server/vault-api.js';
 import type { Vault } from './vault/interface.js';
 import { createVault } from './vault/index.js';
+import { MeteredVault } from './vault/metered.js';
 
 export interface GatewayOptions {
   /** Log destination (tests pass a sink; default stdout). */
@@ -43,6 +47,9 @@ export interface Gateway {
   readonly keyring: Keyring;
   readonly rules: CompiledRuleSet;
   readonly log: Logger;
+  /** This gateway's Prometheus registry and metrics (served on the admin listener at /metrics). */
+  readonly metrics: GatewayMetrics;
+  readonly audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -66,17 +73,53 @@ export function loadKeys(config: GatewayConfig, log: Logger): Keyring {
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const log = createLogger({ level: config.logLevel, destination: options.logDestination });
-  const keyring = loadKeys(config, log);
-  const rules = loadRuleSet(config.rulesDir, { keyring, env: options.env ?? process.env });
-  const vault =
+  const metrics = createMetrics();
+  const audit = new AuditLog({
+    ...config.audit,
+    log,
+    onFailure: () => metrics.auditFailures.inc(),
+    onWritten: (n) => metrics.auditRecords.inc(n),
+  });
+  await audit.open();
+  let keyring: Keyring;
+  let rules: CompiledRuleSet;
+  try {
+    if (config.keys.json === undefined && config.keys.devKeys && !existsSync(config.keys.file)) {
+      // Key generation is key administration: recorded first, and refused when it cannot be recorded.
+      await audit.record([
+        { event: 'keys.generate', requestId: null, caller: null, route: 'start', upstream: null, tokenType: null, field: null, count: 1, outcome: 'generating', tokenFingerprint: null },
+      ]);
+    }
+    keyring = loadKeys(config, log);
+    rules = loadRuleSet(config.rulesDir, { keyring, env: options.env ?? process.env });
+  } catch (err) {
+    await audit.close();
+    throw err;
+  }
+  const baseVault =
     options.vault ??
     createVault({ backend: config.vault.backend, sqlitePath: config.vault.sqlitePath, keyring, cache: config.vault.cache });
+  const vault = new AuditedDeletesVault(
+    new MeteredVault(baseVault, (op, items, seconds, ok) => {
+      metrics.vaultDuration.observe({ op, outcome: ok ? 'ok' : 'error' }, seconds);
+      if (op !== 'ping') metrics.vaultBatchSize.observe({ op }, items);
+    }),
+    audit,
+    keyring.fingerprintKey,
+  );
 
   const upstreams = new Map<string, Upstream>();
   for (const u of rules.upstreams.values()) upstreams.set(u.name, new Upstream(u, config.upstreamConnections));
 
-  const transform = { vault, keyring, codecs: CODECS, maxDepth: config.limits.jsonMaxDepth };
-  const proxyApp = createProxyApp({ rules, upstreams, transform, log, limits: config.limits });
+  const upstreamHosts = new Map(rules.routes.map((r) => [r.id, r.upstream.url.host]));
+  const transform = {
+    vault,
+    keyring,
+    codecs: CODECS,
+    maxDepth: config.limits.jsonMaxDepth,
+    audit: engineAuditHook(audit, (routeId) => upstreamHosts.get(routeId) ?? null),
+  };
+  const proxyApp = createProxyApp({ rules, upstreams, transform, log, limits: config.limits, metrics });
   const adminApp = createAdminApp([
     {
       name: 'rules',
@@ -91,7 +134,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       },
     },
     { name: 'vault', check: () => vault.ping() },
-  ]);
+    {
+      name: 'audit',
+      check: () => {
+        if (!audit.healthy) throw new Error('audit log not writable');
+      },
+    },
+  ], { metrics: metrics.registry });
 
   const opened: Listener[] = [];
   try {
@@ -109,6 +158,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         bodyLimit: config.limits.vaultApiBodyBytes,
         defaultNamespace: config.vaultApiNamespace,
         authorize: options.authorizeVaultApi,
+        audit,
+        metrics,
       });
       vaultApi = await listen(vaultApp, config.vaultApiListen);
       opened.push(vaultApi);
@@ -133,11 +184,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       keyring,
       rules,
       log,
+      metrics,
+      audit,
       close: () =>
         (closing ??= (async () => {
           await Promise.all(opened.map((l) => l.close()));
           await Promise.all([...upstreams.values()].map((u) => u.close()));
           if (!options.vault) await vault.close();
+          await audit.close();
           log.info('pii-gateway stopped');
         })()),
     };
@@ -145,6 +199,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await Promise.all(opened.map((l) => l.close(0)));
     await Promise.all([...upstreams.values()].map((u) => u.close()));
     if (!options.vault) await vault.close();
+    await audit.close();
     throw err;
   }
 }

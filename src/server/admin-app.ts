@@ -2,9 +2,11 @@
  * The admin listener: liveness and readiness, for orchestrators. Bound to loopback by default.
  *
  * /healthz says the process serves; /readyz says it can do its job: rules loaded, keys present, vault
- * answering. A 503 names the failing check (never a secret or a value).
+ * answering. A 503 names the failing check (never a secret or a value). /metrics serves the gateway's
+ * Prometheus registry (observability/metrics.ts), whose labels are ids and codes only.
  */
 import { Hono } from 'hono';
+import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -12,8 +14,12 @@ export interface ReadinessCheck {
   check(): Promise<void> | void;
 }
 
-export function createAdminApp(checks: readonly ReadinessCheck[]): Hono {
+export function createAdminApp(checks: readonly ReadinessCheck[], options: { metrics?: Registry } = {}): Hono {
   const app = new Hono();
+  const registry = options.metrics;
+  if (registry) {
+    app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
+  }
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const failing: string[] = [];

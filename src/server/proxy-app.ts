@@ -11,6 +11,7 @@ import { Hono, type Context, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { charset, endToEndHeaders, isEncoded, mediaType } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { CompiledDirection, CompiledRoute, CompiledRuleSet } from '../rules/types.js';
@@ -24,6 +25,8 @@ export interface ProxyAppDeps {
   readonly transform: TransformDeps;
   readonly log: Logger;
   readonly limits: { readonly requestBodyBytes: number; readonly responseBodyBytes: number };
+  /** Request, field and upstream-error metrics (labels: route ids, codes, upstream names only). */
+  readonly metrics?: GatewayMetrics;
 }
 
 export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string; routeId: string } };
@@ -31,6 +34,17 @@ export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string;
 export function createProxyApp(deps: ProxyAppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
   app.use(requestId());
+  const { metrics } = deps;
+  if (metrics) {
+    const upstreamOf = new Map(deps.rules.routes.map((r) => [r.id, r.upstream.name]));
+    const routeOf = (c: Context) => (c.get('routeId' as never) as string | undefined) ?? 'unmatched';
+    app.use(
+      requestMetrics(metrics, 'proxy', routeOf, (c, code) => {
+        const upstream = upstreamOf.get(routeOf(c));
+        if (upstream !== undefined && code.startsWith('UPSTREAM_')) metrics.upstreamErrors.inc({ upstream, code });
+      }),
+    );
+  }
   for (const route of deps.rules.routes) {
     const handler = routeHandler(route, deps);
     if (route.method === 'ANY') app.all(route.path, handler);
@@ -91,6 +105,11 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       },
       'proxied',
     );
+    if (deps.metrics) {
+      if (stats.tokenized > 0) deps.metrics.fields.inc({ route: route.id, action: 'tokenized' }, stats.tokenized);
+      if (stats.detokenized > 0) deps.metrics.fields.inc({ route: route.id, action: 'detokenized' }, stats.detokenized);
+      if (stats.other > 0) deps.metrics.fields.inc({ route: route.id, action: 'other' }, stats.other);
+    }
     return c.body(resBody as unknown as ArrayBuffer, res.status as 200, endToEndHeaders(res.headers));
   };
 }

@@ -12,10 +12,13 @@ import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Keyring } from '../crypto/types.js';
+import type { AuditSink } from '../observability/audit.js';
+import { auditVaultApiDetokenize, callerOf } from '../observability/audit-hooks.js';
+import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { createTokenSpec } from '../tokens/index.js';
 import { TOKEN_TYPES, type TokenSpec, type TokenType } from '../tokens/types.js';
-import type { Vault } from '../vault/interface.js';
+import type { DetokenizeResult, Vault } from '../vault/interface.js';
 import { readBody } from './body.js';
 import { errorHandler } from './errors.js';
 
@@ -31,6 +34,9 @@ export interface VaultApiDeps {
   readonly defaultNamespace: string;
   /** Throws a GatewayError to refuse. The trust layer plugs in here; default: allow (loopback listener). */
   readonly authorize?: (c: Context, permission: VaultPermission) => void | Promise<void>;
+  /** Every detokenize result is recorded here before it is returned; a failed write refuses the call (503). */
+  readonly audit: AuditSink;
+  readonly metrics?: GatewayMetrics;
 }
 
 type VaultEnv = { Bindings: HttpBindings; Variables: { requestId: string } };
@@ -38,11 +44,23 @@ type VaultEnv = { Bindings: HttpBindings; Variables: { requestId: string } };
 /** CleverTap's documented batch limits. */
 const CT_TOKENIZE_MAX = 1000;
 const CT_DETOKENIZE_MAX = 10_000;
+const CT = '/ct-vault/api/tokenization';
+/** Endpoint patterns: the only route labels metrics and audit records use on this listener. */
+const ENDPOINTS = new Set(['/v1/tokenize', '/v1/detokenize', `${CT}/getToken`, `${CT}/tokens/batch`, `${CT}/getRawValue`, `${CT}/tokens/values/batch`]);
 
 export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
   const app = new Hono<VaultEnv>();
   const authorize = deps.authorize ?? (() => undefined);
   app.use(requestId());
+  if (deps.metrics) {
+    app.use(requestMetrics(deps.metrics, 'vault_api', (c) => (ENDPOINTS.has(c.req.path) ? c.req.path : 'unmatched')));
+  }
+
+  /** Audit first (fail closed), then count; `items` carry the path of each token in the request body. */
+  const audited = async (c: Context<VaultEnv>, route: string, items: { namespace: string; token: string; field: string }[], results: DetokenizeResult[]) => {
+    await auditVaultApiDetokenize(deps.audit, deps.keyring.fingerprintKey, { requestId: c.get('requestId'), caller: callerOf(c), route }, items, results);
+    deps.metrics?.fields.inc({ route, action: 'detokenized' }, items.length);
+  };
 
   const ctSpec = (): TokenSpec => createTokenSpec({ type: 'opaque', prefix: 'TKN_', namespace: deps.defaultNamespace }, deps.keyring);
 
@@ -71,9 +89,14 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
     const namespace = optionalString(req.namespace, 'namespace') ?? deps.defaultNamespace;
     const items = batch(req.items, 'items', deps.maxBatch).map((item, i) => {
       const o = object(item, `items[${i}]`);
-      return { namespace: optionalString(o.namespace, `items[${i}].namespace`) ?? namespace, token: string(o.token, `items[${i}].token`) };
+      return {
+        namespace: optionalString(o.namespace, `items[${i}].namespace`) ?? namespace,
+        token: string(o.token, `items[${i}].token`),
+        field: `items[${i}].token`,
+      };
     });
     const found = await deps.vault.detokenize(items);
+    await audited(c, '/v1/detokenize', items, found);
     deps.log.info(
       { requestId: c.get('requestId'), op: 'detokenize', count: items.length, found: found.filter((r) => r.found).length },
       'vault api',
@@ -82,7 +105,7 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
   });
 
   // CleverTap-compatible Token Vault API (docs/vault-api.md).
-  const ct = '/ct-vault/api/tokenization';
+  const ct = CT;
   app.post(`${ct}/getToken`, async (c) => {
     await authorize(c, 'tokenize');
     const req = await readJson(c, deps.bodyLimit);
@@ -104,14 +127,19 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
     await authorize(c, 'detokenize');
     const req = await readJson(c, deps.bodyLimit);
     const token = string(req.token, 'token');
-    const [r] = await deps.vault.detokenize([{ namespace: deps.defaultNamespace, token }]);
+    const item = { namespace: deps.defaultNamespace, token, field: 'token' };
+    const found = await deps.vault.detokenize([item]);
+    await audited(c, `${ct}/getRawValue`, [item], found);
+    const r = found[0];
     return c.json(r?.found ? { value: r.value, exists: true, dataType: 'string' } : { value: null, exists: false, dataType: null });
   });
   app.post(`${ct}/tokens/values/batch`, async (c) => {
     await authorize(c, 'detokenize');
     const req = await readJson(c, deps.bodyLimit);
     const tokens = batch(req.tokens, 'tokens', Math.min(CT_DETOKENIZE_MAX, deps.maxBatch)).map((t, i) => string(t, `tokens[${i}]`));
-    const found = await deps.vault.detokenize(tokens.map((token) => ({ namespace: deps.defaultNamespace, token })));
+    const items = tokens.map((token, i) => ({ namespace: deps.defaultNamespace, token, field: `tokens[${i}]` }));
+    const found = await deps.vault.detokenize(items);
+    await audited(c, `${ct}/tokens/values/batch`, items, found);
     const foundCount = found.filter((r) => r.found).length;
     return c.json({
       results: tokens.map((token, i) => {

@@ -83,6 +83,6 @@ describe('admin listener', () => {
     await h.body.dump();
     const r = await request(gw.adminUrl + '/readyz');
     expect(r.statusCode).toBe(200);
-    expect(((await r.body.json()) as any).checks).toEqual(['rules', 'keys', 'vault']);
+    expect(((await r.body.json()) as any).checks).toEqual(['rules', 'keys', 'vault', 'audit']);
   });
 });
