@@ -29,6 +29,10 @@ export const ERROR_STATUS = {
   // 401 / 403: the client's TLS certificate is missing or not on the allowlist (src/auth/mtls.ts)
   CLIENT_CERT_REQUIRED: 401,
   CLIENT_NOT_ALLOWED: 403,
+  // 401: a provider webhook's signature is missing, wrong, or outside the replay window (src/auth/signatures/)
+  SIGNATURE_MISSING: 401,
+  SIGNATURE_INVALID: 401,
+  SIGNATURE_EXPIRED: 401,
   // 404 / 405: nothing is configured here
   ROUTE_NOT_FOUND: 404,
   // 422: a well-formed token that the vault does not know
