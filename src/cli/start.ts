@@ -1,9 +1,14 @@
 /**
  * `pii-gateway start`: runs the gateway until SIGINT/SIGTERM, then closes gracefully.
+ *
+ * A crash must not print request data: Node's default report of an uncaught exception or unhandled
+ * rejection prints the error's message and stack, and a library's message can quote the bytes it choked
+ * on. So the start command replaces both with a handler that logs errorFields() only and exits non-zero.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, SETTINGS } from '../config/index.js';
-import { startGateway } from '../gateway.js';
+import { startGateway, type Gateway } from '../gateway.js';
+import { errorFields } from '../observability/logger.js';
 import { printStartupError } from './output.js';
 
 const HELP = `Usage: pii-gateway start
@@ -19,7 +24,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let gateway;
+  let gateway: Gateway | undefined;
+  installCrashHandlers(() => gateway);
   try {
     gateway = await startGateway(loadConfig());
   } catch (err) {
@@ -36,4 +42,20 @@ export async function startCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   return 0;
+}
+
+/**
+ * Logs a crash as code/class only (never message or stack) and exits 70 (EX_SOFTWARE). pino writes
+ * stdout synchronously, so the line is out before the exit.
+ */
+export function installCrashHandlers(gateway: () => Gateway | undefined): void {
+  const crash = (kind: 'uncaughtException' | 'unhandledRejection') => (err: unknown) => {
+    const fields = { kind, ...errorFields(err) };
+    const log = gateway()?.log;
+    if (log) log.fatal(fields, 'pii-gateway crashed');
+    else console.error(JSON.stringify({ level: 'fatal', msg: 'pii-gateway crashed', ...fields }));
+    process.exit(70);
+  };
+  process.on('uncaughtException', crash('uncaughtException'));
+  process.on('unhandledRejection', crash('unhandledRejection'));
 }
