@@ -4,9 +4,16 @@
  * Knows nothing about PII or rules: it sends bytes and brings back bytes, bounded by a size limit, and maps
  * network failures to stable error codes (UPSTREAM_UNAVAILABLE, UPSTREAM_TIMEOUT) without exposing hosts or
  * internal detail in the message.
+ *
+ * An https upstream may require a client certificate (mTLS): `tls` names the certificate, key and CA files.
+ * `reloadTls()` builds a new Pool from re-read files and swaps it in; requests already running finish on
+ * the old pool, which is then closed gracefully (undici's close() waits for them). Bad new files leave the
+ * running pool in place.
  */
 import { Pool } from 'undici';
+import { readTlsMaterial, MIN_TLS_VERSION, type TlsMaterial } from '../config/tls-material.js';
 import { GatewayError } from '../errors.js';
+import type { UpstreamTls } from '../rules/types.js';
 import type { HeaderMap } from './headers.js';
 
 export interface UpstreamSettings {
@@ -15,6 +22,8 @@ export interface UpstreamSettings {
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  /** Client certificate / CA files for an https upstream (rules: `upstreams.<name>.tls`). */
+  readonly tls?: UpstreamTls;
 }
 
 export interface UpstreamResponse {
@@ -35,22 +44,62 @@ export interface ForwardRequest {
 
 export class Upstream {
   readonly name: string;
-  private readonly pool: Pool;
+  /** The files `reloadTls()` re-reads (empty without upstream TLS). */
+  readonly tlsFiles: readonly string[];
+  private pool: Pool;
+  private material: TlsMaterial | undefined;
+  private readonly retiring = new Set<Promise<void>>();
   private readonly basePath: string;
   private readonly host: string;
 
-  constructor(settings: UpstreamSettings, connections: number) {
+  /** @throws GatewayError CONFIG_INVALID when the upstream's TLS files cannot be read or do not load. */
+  constructor(
+    private readonly settings: UpstreamSettings,
+    private readonly connections: number,
+  ) {
     this.name = settings.name;
     this.basePath = settings.url.pathname.replace(/\/+$/, '');
     this.host = settings.url.host;
-    this.pool = new Pool(settings.url.origin, {
-      connections,
+    const t = settings.tls;
+    this.tlsFiles = t ? [t.cert, t.key, t.ca].filter((f): f is string => f !== undefined) : [];
+    this.material = this.readMaterial();
+    this.pool = this.buildPool();
+  }
+
+  private readMaterial(): TlsMaterial | undefined {
+    const t = this.settings.tls;
+    if (t === undefined) return undefined;
+    return readTlsMaterial(`upstream '${this.name}' tls`, t);
+  }
+
+  private buildPool(): Pool {
+    const s = this.settings;
+    return new Pool(s.url.origin, {
+      connections: this.connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      connectTimeout: settings.connectTimeoutMs,
-      headersTimeout: settings.headersTimeoutMs,
-      bodyTimeout: settings.bodyTimeoutMs,
+      connectTimeout: s.connectTimeoutMs,
+      headersTimeout: s.headersTimeoutMs,
+      bodyTimeout: s.bodyTimeoutMs,
+      // TLS 1.2 floor for every https upstream; client certificate and CA when the rule file names them.
+      ...(s.url.protocol === 'https:' ? { connect: { minVersion: MIN_TLS_VERSION, ...this.material?.options, servername: s.tls?.servername } } : {}),
     });
+  }
+
+  /**
+   * Re-reads the TLS files; when they changed, swaps in a new pool and retires the old one after its
+   * in-flight requests finish. Throws (keeping the current pool) when the new files do not load.
+   */
+  async reloadTls(): Promise<'reloaded' | 'unchanged'> {
+    const next = this.readMaterial();
+    if (next === undefined || next.digest === this.material?.digest) return 'unchanged';
+    const old = this.pool;
+    this.material = next;
+    this.pool = this.buildPool();
+    const retired = old.close().catch(() => undefined);
+    this.retiring.add(retired);
+    void retired.finally(() => this.retiring.delete(retired));
+    return 'reloaded';
   }
 
   /** Sends the request and reads the whole response body (bounded). */
@@ -63,7 +112,9 @@ export class Upstream {
         path: this.basePath + req.pathAndQuery,
         headers,
         body: req.body && req.body.length > 0 ? req.body : null,
-      });
+        // undici takes SNI from the Host header unless told otherwise
+        ...(this.settings.tls?.servername ? { servername: this.settings.tls.servername } : {}),
+      } as Parameters<Pool['request']>[0]);
     } catch (err) {
       throw mapNetworkError(err, this.name);
     }
@@ -90,8 +141,8 @@ export class Upstream {
     return { status: res.statusCode, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) };
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), ...this.retiring]);
   }
 }
 

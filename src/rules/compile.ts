@@ -12,6 +12,7 @@ import type { Keyring } from '../crypto/types.js';
 import { isGatewayError } from '../errors.js';
 import { createTokenSpec } from '../tokens/index.js';
 import { TOKEN_TYPES, type TokenSpec, type TokenSpecInput, type TokenType } from '../tokens/types.js';
+import { compileClients, compileUpstreamTls } from './compile-tls.js';
 import { CODEC_CONTENT_TYPES } from './content-type.js';
 import { substituteEnv } from './env.js';
 import type { DocPath, RuleIssue, RuleSource } from './issues.js';
@@ -93,6 +94,7 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     const routePolicy = mergePolicy(filePolicy, ctx.valid([...path, 'policy']) ? route.policy : undefined);
     const request = compileDirection(route, path, 'request', routePolicy, namespace);
     const response = compileDirection(route, path, 'response', routePolicy, namespace);
+    const clients = ctx.valid([...path, 'clients']) ? compileClients(route.clients, [...path, 'clients'], report) : undefined;
     const upstream = upstreams.get(route.upstream);
     if (!ctx.valid(path) || upstream === undefined || issues.length !== before) return;
 
@@ -108,6 +110,7 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
         request,
         response,
         origin: origin(path),
+        ...(clients ? { clients } : {}),
       }),
     });
   });
@@ -290,6 +293,8 @@ function compileUpstream(
     return undefined;
   }
   if (url.pathname.length > 1 && url.pathname.endsWith('/')) url.pathname = url.pathname.replace(/\/+$/, '');
+  const tls = compileUpstreamTls(name, input.tls, url, ctx.source, ctx.env, report);
+  if (tls === false) return undefined;
   const t = input.timeouts ?? {};
   return Object.freeze({
     name: `${ctx.base}/${name}`,
@@ -297,6 +302,7 @@ function compileUpstream(
     connectTimeoutMs: t.connectMs ?? DEFAULT_TIMEOUTS.connectMs,
     headersTimeoutMs: t.headersMs ?? DEFAULT_TIMEOUTS.headersMs,
     bodyTimeoutMs: t.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs,
+    ...(tls ? { tls } : {}),
   });
 }
 

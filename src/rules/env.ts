@@ -1,7 +1,7 @@
 /**
  * Environment substitution in rule files: `${VAR}` and `${VAR:-default}`, and nothing else.
  *
- * Only the values listed in ENV_EXPANDED are expanded (today: `upstreams.<name>.url`), so that a rule file
+ * Only the values listed in ENV_EXPANDED are expanded (today: `upstreams.<name>.url` and `.tls.*`), so that a rule file
  * can point at a different upstream per environment without a `${...}` anywhere else changing meaning.
  * This is also where secret *names* will go later (e.g. an upstream credential named by `${CT_PASSCODE}`):
  * add the path to ENV_EXPANDED and document it in docs/rules.md; secrets themselves never live in rule files.
@@ -16,7 +16,14 @@
  */
 
 /** Rule-file values that are expanded, as paths with `*` for any map key. Nothing else is. */
-export const ENV_EXPANDED: readonly string[] = Object.freeze(['upstreams.*.url']);
+export const ENV_EXPANDED: readonly string[] = Object.freeze([
+  'upstreams.*.url',
+  // upstream mTLS file paths and server name (rules/compile-tls.ts)
+  'upstreams.*.tls.cert',
+  'upstreams.*.tls.key',
+  'upstreams.*.tls.ca',
+  'upstreams.*.tls.servername',
+]);
 
 /** A problem in a `${...}` reference; `offset` is the 0-based index of its `$` in the text. */
 export interface EnvProblem {

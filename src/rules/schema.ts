@@ -16,6 +16,7 @@
  * token options per type) live in compile.ts.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import { FINGERPRINT_EXPECTED, FINGERPRINT_PATTERN, type ClientMatcherInput } from '../auth/identity.js';
 
 /** Codec names a direction may use. Add 'form', 'multipart', ... here (and in content-type.ts) as codecs land. */
 export const CODEC_NAMES = ['json'] as const;
@@ -122,6 +123,50 @@ export const rulesSchema = {
             bodyMs: { type: 'integer', minimum: 1, maximum: 600000, default: 30000, description: 'Maximum time between two chunks of the response body (default 30000).' },
           },
         },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          dependencies: { cert: ['key'], key: ['cert'] },
+          description:
+            'https upstreams only: the client certificate the gateway presents (mutual TLS) and the CA its certificate must chain to. PEM file paths, relative to this rule file; ${VAR} substitution as in url. Re-read on SIGHUP and when the files change. See docs/security.md#mtls.',
+          properties: {
+            cert: { type: 'string', minLength: 1, description: 'Client certificate chain (PEM file) presented to the upstream. Needs key.' },
+            key: { type: 'string', minLength: 1, description: 'Private key (PEM file) of cert. Keep it mode 0600.' },
+            ca: {
+              type: 'string',
+              minLength: 1,
+              description: 'CA bundle (PEM file) the upstream certificate must chain to. Replaces the system roots for this upstream (omitted: system roots).',
+            },
+            servername: {
+              type: 'string',
+              pattern: '^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$',
+              'x-expected': 'a host name, e.g. api.internal.example',
+              description: 'TLS server name (SNI) sent and checked against the upstream certificate, when it differs from the url host.',
+            },
+          },
+        },
+      },
+    },
+    clientMatcher: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      description: 'One allowed client identity: exactly one of cn, san, fingerprint (exact matches, no wildcards).',
+      properties: {
+        cn: { type: 'string', minLength: 1, description: 'Subject common name of the client certificate (case-sensitive), e.g. dispatcher.' },
+        san: {
+          type: 'string',
+          minLength: 1,
+          description: 'A subjectAltName of the client certificate: a URI such as spiffe://example.org/dispatcher (exact), or a DNS name (case-insensitive).',
+        },
+        fingerprint: {
+          type: 'string',
+          pattern: FINGERPRINT_PATTERN,
+          'x-expected': FINGERPRINT_EXPECTED,
+          description: 'SHA-256 fingerprint of the client certificate: sha256:AB:CD:... (openssl x509 -noout -fingerprint -sha256 -in client.crt).',
+        },
       },
     },
     policy: {
@@ -185,6 +230,13 @@ export const rulesSchema = {
         response: {
           $ref: '#/definitions/direction',
           description: 'What to do with the response body. Omitted: the response body passes through untouched.',
+        },
+        clients: {
+          type: 'array',
+          minItems: 1,
+          description:
+            'mTLS allowlist: only clients whose verified certificate matches one entry may use this route (401 CLIENT_CERT_REQUIRED without a certificate, 403 CLIENT_NOT_ALLOWED otherwise), checked before the body is read. Omitted: any client the listener accepts.',
+          items: { $ref: '#/definitions/clientMatcher' },
         },
       },
     },
@@ -363,10 +415,12 @@ export interface RouteInput {
   policy?: PolicyInput;
   request?: DirectionInput;
   response?: DirectionInput;
+  clients?: ClientMatcherInput[];
 }
 export interface UpstreamInput {
   url: string;
   timeouts?: { connectMs?: number; headersMs?: number; bodyMs?: number };
+  tls?: { cert?: string; key?: string; ca?: string; servername?: string };
 }
 export interface RuleFileInput {
   version: 1;

@@ -2,6 +2,7 @@
  * The compiled rule model: what the loader (rules/load.ts) produces from `rules/*.yaml` and what the
  * transform engine and the server run. Everything here is frozen and built once at start-up.
  */
+import type { ClientMatcher } from '../auth/identity.js';
 import type { CompiledSelector } from '../codecs/selector.js';
 import type { TokenSpec, TokenType } from '../tokens/types.js';
 
@@ -57,6 +58,19 @@ export interface CompiledUpstream {
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  /** Client certificate and trust for an https upstream (absolute paths, after ${ENV} substitution). */
+  readonly tls?: UpstreamTls;
+}
+
+/** Upstream TLS material, as file paths: read (and re-read on reload) by proxy/upstream.ts. */
+export interface UpstreamTls {
+  /** Client certificate chain (PEM) presented to the upstream; set together with `key`. */
+  readonly cert?: string;
+  readonly key?: string;
+  /** CA bundle (PEM) that replaces the system roots for this upstream. */
+  readonly ca?: string;
+  /** SNI and name checked against the upstream's certificate, when it differs from the URL host. */
+  readonly servername?: string;
 }
 
 export interface CompiledRoute {
@@ -71,6 +85,8 @@ export interface CompiledRoute {
   readonly request: CompiledDirection | null;
   readonly response: CompiledDirection | null;
   readonly origin: string;
+  /** Allowlist of mTLS client identities; undefined lets any client the listener accepts through. */
+  readonly clients?: readonly ClientMatcher[];
 }
 
 export interface CompiledRuleSet {

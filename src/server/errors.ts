@@ -8,6 +8,7 @@
  * is PII-safe as well.
  */
 import type { Context } from 'hono';
+import { identityLogFields, type ClientIdentity } from '../auth/identity.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { errorFields, type Logger } from '../observability/logger.js';
 
@@ -43,7 +44,8 @@ export function errorHandler(log: Logger) {
   return function onGatewayError(err: Error, c: Context): Response {
     const requestId = (c.get('requestId' as never) as string | undefined) ?? 'unknown';
     const { status, body } = errorEnvelope(err, requestId);
-    const fields = { requestId, route: c.get('routeId' as never) as string | undefined, ...errorFields(err) };
+    const client = identityLogFields((c.get('clientIdentity' as never) as ClientIdentity | null | undefined) ?? null);
+    const fields = { requestId, route: c.get('routeId' as never) as string | undefined, client, ...errorFields(err) };
     if (status >= 500) log.error(fields, 'request failed');
     else log.warn(fields, 'request refused');
     return c.json(body, status as 400);
