@@ -30,6 +30,19 @@ const CLOSED_PLAN_DIGITS = 11;
 const MAX_SEPARATORS = 20;
 const MAX_SEPARATOR_RUN = 3;
 
+// Calling codes by length and value, derived once from the token format's own callingCodeLength() so the
+// two cannot disagree; the scanner then reads digits without building strings.
+const CODE_TABLES: readonly Uint8Array[] = [1, 2, 3].map((length) => {
+  const table = new Uint8Array(10 ** length);
+  for (let v = 0; v < table.length; v++) {
+    if (callingCodeLength(String(v).padStart(length, '0')) === length) table[v] = 1;
+  }
+  return table;
+});
+
+/** Characters examined by the current findPhones() call (a module variable: cheaper than an object). */
+let steps = 0;
+
 const PLUS = 43;
 const ZERO = 48;
 const DOT = 46;
@@ -69,7 +82,7 @@ function canStartAfter(text: string, s: number): boolean {
  * ('0958x12'), ends the number before it. Refuses amounts ('+12345.67': one dot, last group of 1-2 digits;
  * '+1 234 567,89'), unknown calling codes and fewer than 7 digits after the prefix.
  */
-function phoneEnd(text: string, s: number, counter: { n: number }): number {
+function phoneEnd(text: string, s: number): number {
   const n = text.length;
   const prefix = text.charCodeAt(s) === PLUS ? 1 : 0; // characters before the first counted digit
   const skip = prefix === 1 ? 0 : 2; // '00' digits not part of the number
@@ -81,31 +94,37 @@ function phoneEnd(text: string, s: number, counter: { n: number }): number {
   let lastGroupAfterLoneDot = false;
   let dotRuns = 0;
   let separators = 0;
-  let code = ''; // the first 3 national digits: the calling code and, for NANP, the area code's first digit
+  // The first 3 national digits: the calling code and, for NANP, the area code's first digit.
+  let codeValue = 0;
+  let codeDigits = 0;
   let codeLength = 0;
+  let firstCodeDigit = -1;
   let runHasDot = false;
   let runIsLoneDot = false;
   for (;;) {
     // A digit group; never longer than a whole number can be.
     const groupStart = i;
     while (i < n && i - groupStart <= maxDigits && isDigit(text.charCodeAt(i))) {
-      counter.n++;
+      steps++;
       i++;
     }
     const length = i - groupStart;
-    if (i < n) counter.n++; // the character that ended the group
+    if (i < n) steps++; // the character that ended the group
     if (i - groupStart > maxDigits) break;
     if (i < n && isWordChar(text.charCodeAt(i))) break; // '+44 20 7946 0958x12': the last group is glued to a word
-    if (code.length < 3) {
-      for (let k = Math.max(groupStart, groupStart + skip - digits); k < i && code.length < 3; k++) code += text[k];
-      if (codeLength === 0) {
-        codeLength = callingCodeLength(code);
-        if (codeLength === 0 && code.length === 3) return -1;
+    for (let k = Math.max(groupStart, groupStart + skip - digits); k < i && codeDigits < 3; k++) {
+      const d = text.charCodeAt(k) - 48;
+      if (codeDigits === 0) firstCodeDigit = d;
+      codeValue = codeValue * 10 + d;
+      codeDigits++;
+      if (codeLength === 0 && CODE_TABLES[codeDigits - 1]![codeValue] === 1) {
+        codeLength = codeDigits;
         if (codeLength === 1) maxDigits = CLOSED_PLAN_DIGITS + skip; // +1 and +7, the only 1-digit codes
       }
       // NANP area codes start with 2-9 ('+1 000 000 0000', '00 1 00 1 00 1 00' are not numbers).
-      if (codeLength === 1 && code.length >= 2 && code.charCodeAt(0) === 49 && code.charCodeAt(1) < 50) return -1;
+      if (codeDigits === 2 && firstCodeDigit === 1 && codeLength === 1 && d < 2) return -1;
     }
+    if (codeLength === 0 && codeDigits === 3) return -1;
     if (digits + length > maxDigits) break;
     digits += length;
     end = i;
@@ -119,7 +138,7 @@ function phoneEnd(text: string, s: number, counter: { n: number }): number {
     runHasDot = false;
     while (j < n && j - i < MAX_SEPARATOR_RUN && isSeparator(text.charCodeAt(j))) {
       if (text.charCodeAt(j) === DOT) runHasDot = true;
-      counter.n++;
+      steps++;
       j++;
     }
     if (j === i || j >= n || !isDigit(text.charCodeAt(j))) break;
@@ -148,11 +167,11 @@ function phoneEnd(text: string, s: number, counter: { n: number }): number {
  */
 export function findPhones(text: string, counter?: ScanCounter): PiiSpan[] {
   const spans: PiiSpan[] = [];
-  const steps = { n: 0 };
+  steps = 0;
   const n = text.length;
   let floor = 0; // end of the previous span
   for (let s = 0; s < n; s++) {
-    steps.n++;
+    steps++;
     const c = text.charCodeAt(s);
     if (c === PLUS) {
       if (s + 1 >= n || !isDigit(text.charCodeAt(s + 1))) continue;
@@ -162,13 +181,13 @@ export function findPhones(text: string, counter?: ScanCounter): PiiSpan[] {
       continue;
     }
     if (!canStartAfter(text, s)) continue;
-    const end = phoneEnd(text, s, steps);
+    const end = phoneEnd(text, s);
     if (end < 0) continue;
     // '(+44) 20 7946 0958': take the opening parenthesis too when the number closes it.
     let start = s;
     if (s > floor && text.charCodeAt(s - 1) === OPEN) {
       for (let k = s; k < end; k++) {
-        steps.n++;
+        steps++;
         const p = text.charCodeAt(k);
         if (p === OPEN) break;
         if (p === CLOSE) {
@@ -181,6 +200,6 @@ export function findPhones(text: string, counter?: ScanCounter): PiiSpan[] {
     floor = end;
     s = end - 1;
   }
-  if (counter !== undefined) counter.steps += steps.n;
+  if (counter !== undefined) counter.steps += steps;
   return spans;
 }
