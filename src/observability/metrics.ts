@@ -115,17 +115,25 @@ export function requestMetrics(
   routeOf: (c: Context) => string,
   onError?: (c: Context, code: string) => void,
 ): MiddlewareHandler {
-  return async function countRequest(c, next) {
-    const started = performance.now();
-    await next();
+  const count = (c: Context, started: number, status: number, error: unknown): void => {
     const route = routeOf(c);
-    const status = c.res.status;
     metrics.requests.inc({ listener, route, status_class: `${Math.floor(status / 100)}xx` });
     metrics.requestDuration.observe({ listener, route }, (performance.now() - started) / 1000);
-    if (c.error !== undefined) {
-      const code = isGatewayError(c.error) ? c.error.code : 'INTERNAL';
+    if (error !== undefined) {
+      const code = isGatewayError(error) ? error.code : 'INTERNAL';
       metrics.refusals.inc({ listener, code });
       onError?.(c, code);
     }
+  };
+  return async function countRequest(c, next) {
+    const started = performance.now();
+    try {
+      await next();
+    } catch (err) {
+      // A throw from the notFound handler skips onError at this level: hono handles it above us.
+      count(c, started, isGatewayError(err) ? err.status : 500, err);
+      throw err;
+    }
+    count(c, started, c.res.status, c.error);
   };
 }
