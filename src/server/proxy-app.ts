@@ -9,10 +9,11 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
-import { GatewayError } from '../errors.js';
+import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js';
-import { charset, endToEndHeaders, isEncoded, mediaType } from '../proxy/headers.js';
+import { charset, endToEndHeaders, mediaType } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { CompiledDirection, CompiledRoute, CompiledRuleSet } from '../rules/types.js';
 import { transformBody, type TransformDeps, type TransformStats } from '../transform/engine.js';
@@ -60,7 +61,7 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<ProxyEnv> {
 function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
   const upstream = deps.upstreams.get(route.upstream.name);
   if (!upstream) throw new GatewayError('CONFIG_INVALID', `route ${route.id}: no upstream '${route.upstream.name}'`);
-  const { log, limits, transform } = deps;
+  const { log, limits } = deps;
 
   return async function proxyRoute(c: Context<ProxyEnv>, next: Next): Promise<Response | void> {
     const incoming = c.env.incoming;
@@ -70,15 +71,14 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0 };
 
     let body = await readBody(incoming, limits.requestBodyBytes);
-    if (route.request && body.length > 0) {
-      checkRewritable(route.request, incoming.headers['content-type'], incoming.headers['content-encoding'], 'request');
-    }
-    if (route.request) body = await transformBody(route.request, body, transform, stats);
+    if (route.request && body.length > 0) checkRewritable(route.request, incoming.headers['content-type'], 'request');
+    if (route.request) body = await rewriteBody(route.request, body, incoming.headers, limits.requestBodyBytes, deps, stats);
 
     const headers = endToEndHeaders(incoming.headers);
     headers['x-request-id'] = c.get('requestId');
-    // Response rules need a body they can read: ask for identity and refuse anything else below.
-    if (route.response) headers['accept-encoding'] = 'identity';
+    // Response rules need a body they can read: only offer the codings the gateway can decode (the client's
+    // list, filtered; identity when none is left). The response is re-encoded as it came (content-encoding.ts).
+    if (route.response) headers['accept-encoding'] = acceptEncodingFor(incoming.headers['accept-encoding']);
 
     const res = await upstream.forward({
       method: incoming.method ?? 'GET',
@@ -90,8 +90,8 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
 
     let resBody = res.body;
     if (route.response && resBody.length > 0) {
-      checkRewritable(route.response, res.headers['content-type'], res.headers['content-encoding'], 'response');
-      resBody = await transformBody(route.response, resBody, transform, stats);
+      checkRewritable(route.response, res.headers['content-type'], 'response');
+      resBody = await rewriteBody(route.response, resBody, res.headers, limits.responseBodyBytes, deps, stats, 'response');
     }
     log.info(
       {
@@ -115,23 +115,49 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
 }
 
 /**
- * A body a rule must rewrite has to be in the rule's codec and readable: an unknown Content-Encoding or
- * another media type is refused rather than forwarded untouched (415 on requests; on responses the
- * upstream broke the contract, so 502).
+ * Runs a direction's rules over a body: a Content-Encoding (gzip, deflate, br, up to two stacked) is decoded
+ * first, with the decoded size capped at `limit`, and the rewritten body re-encoded the same way; an unchanged
+ * body keeps its original bytes (codecs/content-encoding.ts). Unknown codings: 415; corrupt: 400; a body that
+ * decodes past the limit: 413. On responses the upstream broke the contract, so any of those is a 502.
+ */
+async function rewriteBody(
+  direction: CompiledDirection,
+  body: Buffer,
+  headers: Record<string, string | string[] | undefined>,
+  limit: number,
+  deps: ProxyAppDeps,
+  stats: TransformStats,
+  side: 'request' | 'response' = 'request',
+): Promise<Buffer> {
+  const ct = headers['content-type'];
+  const contentType = Array.isArray(ct) ? ct[0] : ct;
+  const run = (plain: Buffer): Promise<Buffer> => transformBody(direction, plain, deps.transform, stats, contentType);
+  if (body.length === 0) return run(body);
+  try {
+    return await rewriteEncoded(body, headers['content-encoding'], limit, run);
+  } catch (err) {
+    if (side === 'response' && isGatewayError(err) && ENCODING_CODES.has(err.code)) {
+      throw new GatewayError('UPSTREAM_RESPONSE_INVALID', `upstream response: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+const ENCODING_CODES: ReadonlySet<string> = new Set(['UNSUPPORTED_ENCODING', 'INVALID_ENCODING', 'BODY_TOO_LARGE']);
+
+/**
+ * A body a rule must rewrite has to be in the rule's codec: another media type or charset is refused rather
+ * than forwarded untouched (415 on requests; on responses the upstream broke the contract, so 502).
  */
 function checkRewritable(
   direction: CompiledDirection,
   contentType: string | string[] | undefined,
-  contentEncoding: string | string[] | undefined,
   side: 'request' | 'response',
 ): void {
-  const fail = (code: 'UNSUPPORTED_ENCODING' | 'UNSUPPORTED_MEDIA_TYPE', message: string): never => {
+  const fail = (code: 'UNSUPPORTED_MEDIA_TYPE', message: string): never => {
     if (side === 'response') throw new GatewayError('UPSTREAM_RESPONSE_INVALID', `upstream response: ${message}`);
     throw new GatewayError(code, message);
   };
-  if (isEncoded(contentEncoding)) {
-    fail('UNSUPPORTED_ENCODING', 'this route rewrites the body, and the gateway cannot rewrite this Content-Encoding; send it uncompressed');
-  }
   const type = mediaType(contentType);
   if (type === undefined || !matchesMediaType(type, direction.contentTypes)) {
     fail('UNSUPPORTED_MEDIA_TYPE', `this route expects ${direction.contentTypes.join(' or ')}`);

@@ -134,7 +134,8 @@ describe('refusals (fail closed, nothing forwarded)', () => {
     ['a non-string Phone', '{"d":[{"profileData":{"Phone":14155551234}}]}', {}, 400, 'FIELD_NOT_STRING'],
     ['an Email that is not an email', '{"d":[{"profileData":{"Email":"not-an-email"}}]}', {}, 400, 'INVALID_VALUE'],
     ['nesting beyond the limit', '{"d":' + '['.repeat(200) + ']'.repeat(200) + '}', {}, 400, 'TOO_DEEP'],
-    ['gzip it cannot rewrite', gzipSync(fixture), { 'content-encoding': 'gzip' }, 415, 'UNSUPPORTED_ENCODING'],
+    ['a Content-Encoding it cannot decode', gzipSync(fixture), { 'content-encoding': 'compress' }, 415, 'UNSUPPORTED_ENCODING'],
+    ['a truncated gzip body', gzipSync(fixture).subarray(0, 100), { 'content-encoding': 'gzip' }, 400, 'INVALID_ENCODING'],
     ['a form body on a JSON route', 'd=1', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['a non-UTF-8 charset', fixture, { 'content-type': 'application/json; charset=iso-8859-1' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
   ];
