@@ -16,9 +16,20 @@ import { compileClients, compileUpstreamTls } from './compile-tls.js';
 import { CODEC_CONTENT_TYPES } from './content-type.js';
 import { substituteEnv } from './env.js';
 import type { DocPath, RuleIssue, RuleSource } from './issues.js';
+import { LOCATION_PREFIXES, SCAN_KINDS } from './schema.js';
 import type { FieldInput, PolicyInput, RouteInput, RuleFileInput, TokenTypeInput, UpstreamInput } from './schema.js';
 import { closest, context } from './schema-errors.js';
-import type { CompiledAction, CompiledDirection, CompiledField, CompiledRoute, CompiledUpstream, FieldPolicy } from './types.js';
+import type {
+  CompiledAction,
+  CompiledDirection,
+  CompiledDocument,
+  CompiledField,
+  CompiledFieldList,
+  CompiledRoute,
+  CompiledUpstream,
+  FieldLocation,
+  FieldPolicy,
+} from './types.js';
 
 export interface CompileContext {
   readonly source: RuleSource;
@@ -125,33 +136,111 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     const input = route[dir];
     if (!isObject(input) || !Array.isArray(input.fields)) return null;
     const codec = input.codec ?? 'json';
-    const fields: CompiledField[] = [];
-    const selectorLines = new Map<string, number>();
-    input.fields.forEach((field, j) => {
-      if (!isObject(field)) return;
-      const fieldPath: DocPath = [...routePath, dir, 'fields', j];
-      const selectPath = [...fieldPath, 'select'];
-      let selector: CompiledSelector | undefined;
-      if (typeof field.select === 'string' && ctx.valid(selectPath)) {
-        const line = ctx.source.position(ctx.source.offsetOf(selectPath)).line;
-        const dupLine = selectorLines.get(field.select);
-        if (dupLine !== undefined) {
-          report(selectPath, `selector already used by the field at line ${dupLine} of this ${dir} (one rule per field)`);
-        }
-        selectorLines.set(field.select, line);
-        selector = compileFieldSelector(field.select, selectPath);
-      }
-      if (!ctx.valid(fieldPath)) return;
-      const compiled = compileField(field, fieldPath, policy, ns);
-      if (selector === undefined || compiled === undefined) return;
-      fields.push(Object.freeze({ selector, action: compiled.action, policy: compiled.policy, origin: origin(fieldPath) }));
-    });
+    const lists = compileFieldList(input.fields, [...routePath, dir, 'fields'], dir, codec, policy, ns, false);
     return Object.freeze({
       codec,
       contentTypes: CODEC_CONTENT_TYPES[codec] ?? Object.freeze([]),
-      fields: Object.freeze(fields),
-      selectors: Object.freeze(fields.map((f) => f.selector)),
+      ...fieldList(lists.body),
+      query: fieldList(lists.query),
+      headers: fieldList(lists.header),
     });
+  }
+
+  /**
+   * Compiles one `fields:` list (a direction's, or a nested document's when `nested`), split by location.
+   * Selectors are read the way `codec` reads its documents; `query:`/`header:` only outside nested documents.
+   */
+  function compileFieldList(
+    inputs: readonly FieldInput[],
+    listPath: DocPath,
+    dir: 'request' | 'response',
+    codec: string,
+    policy: FieldPolicy,
+    ns: string,
+    nested: boolean,
+  ): Record<FieldLocation, CompiledField[]> {
+    const out: Record<FieldLocation, CompiledField[]> = { body: [], query: [], header: [] };
+    const selectorLines = new Map<string, number>();
+    inputs.forEach((field, j) => {
+      if (!isObject(field)) return;
+      const fieldPath: DocPath = [...listPath, j];
+      const selectPath = [...fieldPath, 'select'];
+      let selected: { location: FieldLocation; selector: CompiledSelector } | undefined;
+      if (typeof field.select === 'string' && ctx.valid(selectPath)) {
+        selected = compileSelect(field.select, selectPath, codec, dir, nested);
+        if (selected !== undefined) {
+          // Header names compare case-insensitively; everything else as written.
+          const first = selected.selector.segments[0];
+          const key = selected.location === 'header' && first?.kind === 'key' ? `header:${first.key}` : field.select;
+          const line = ctx.source.position(ctx.source.offsetOf(selectPath)).line;
+          const dupLine = selectorLines.get(key);
+          if (dupLine !== undefined) {
+            const where = nested ? 'nested document' : dir;
+            report(selectPath, `selector already used by the field at line ${dupLine} of this ${where} (one rule per field)`);
+          }
+          selectorLines.set(key, line);
+        }
+      }
+      if (!ctx.valid(fieldPath)) return;
+      const compiled = compileField(field, fieldPath, dir, policy, ns);
+      if (selected === undefined || compiled === undefined) return;
+      const base = { selector: selected.selector, action: compiled.action, policy: compiled.policy, origin: origin(fieldPath) };
+      out[selected.location].push(Object.freeze(selected.location === 'body' ? base : { ...base, location: selected.location }));
+    });
+    return out;
+  }
+
+  /**
+   * A field's `select`: `query:NAME` / `header:NAME` anywhere but in a nested document; otherwise the
+   * codec's selector (JSONPath subset for json, a plain field name for form and multipart).
+   */
+  function compileSelect(
+    select: string,
+    selectPath: DocPath,
+    codec: string,
+    dir: 'request' | 'response',
+    nested: boolean,
+  ): { location: FieldLocation; selector: CompiledSelector } | undefined {
+    for (const prefix of LOCATION_PREFIXES) {
+      if (!select.startsWith(prefix)) continue;
+      const location = prefix === 'query:' ? 'query' : 'header';
+      const name = select.slice(prefix.length);
+      const nameAt = (i: number) => ctx.source.offsetInString(selectPath, prefix.length + i);
+      if (nested) {
+        report(selectPath, `'${prefix}' selectors are for the message itself, not inside a nested document (expected a ${codec} selector)`);
+        return undefined;
+      }
+      if (location === 'query' && dir === 'response') {
+        report(selectPath, "a response has no query string ('query:' selectors belong in request)");
+        return undefined;
+      }
+      if (name.length === 0) {
+        report(selectPath, `expected a ${location === 'query' ? 'parameter' : 'header'} name after '${prefix}'`, nameAt(0));
+        return undefined;
+      }
+      const bad = location === 'header' ? firstNonTchar(name) : firstControl(name);
+      if (bad !== -1) {
+        const expected = location === 'header' ? "letters, digits and !#$%&'*+-.^_`|~" : 'no control characters';
+        report(selectPath, `invalid ${location === 'header' ? 'header' : 'parameter'} name: expected ${expected} (selector column ${prefix.length + bad + 1})`, nameAt(bad));
+        return undefined;
+      }
+      return { location, selector: nameSelector(select, location === 'header' ? name.toLowerCase() : name) };
+    }
+    if (codec === 'json') {
+      const selector = compileFieldSelector(select, selectPath);
+      return selector === undefined ? undefined : { location: 'body', selector };
+    }
+    // form and multipart: the field name as written.
+    if (select.startsWith('$')) {
+      report(selectPath, `${codec} fields are selected by name, not JSONPath (expected e.g. 'To', got '${select}')`);
+      return undefined;
+    }
+    const bad = firstControl(select);
+    if (bad !== -1) {
+      report(selectPath, `invalid field name: expected no control characters (selector column ${bad + 1})`, ctx.source.offsetInString(selectPath, bad));
+      return undefined;
+    }
+    return { location: 'body', selector: nameSelector(select, select) };
   }
 
   return { routes, upstreams, issues };
@@ -173,11 +262,29 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
   function compileField(
     field: FieldInput,
     fieldPath: DocPath,
+    dir: 'request' | 'response',
     inherited: FieldPolicy,
     fileNamespace: string,
   ): { action: CompiledAction; policy: FieldPolicy } | undefined {
     let policy = mergePolicy(inherited, field);
+    if (field.fields !== undefined) {
+      // A nested document: its fields inherit the route policy (not this field's own overrides).
+      const codec = field.codec ?? 'json';
+      const lists = compileFieldList(field.fields, [...fieldPath, 'fields'], dir, codec, inherited, fileNamespace, true);
+      if (lists.body.length !== field.fields.length) return undefined;
+      const document: CompiledDocument = Object.freeze({ codec, ...fieldList(lists.body) });
+      return { action: Object.freeze({ kind: 'document', document }), policy };
+    }
     switch (field.action) {
+      case 'scan': {
+        const namespace = field.namespace ?? fileNamespace;
+        const specs = Object.freeze({
+          email: createTokenSpec({ type: 'email', namespace }, ctx.keyring),
+          phone: createTokenSpec({ type: 'phone', namespace }, ctx.keyring),
+        });
+        const find = Object.freeze([...(field.find ?? SCAN_KINDS)]);
+        return { action: Object.freeze({ kind: 'scan', find, then: field.then ?? 'tokenize', specs }), policy };
+      }
       case 'redact':
         return { action: Object.freeze({ kind: 'redact' }), policy };
       case 'mask':
@@ -304,6 +411,32 @@ function compileUpstream(
     bodyTimeoutMs: t.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs,
     ...(tls ? { tls } : {}),
   });
+}
+
+function fieldList(fields: readonly CompiledField[]): CompiledFieldList {
+  return Object.freeze({ fields: Object.freeze([...fields]), selectors: Object.freeze(fields.map((f) => f.selector)) });
+}
+
+/** A selector for a name-addressed location (form/multipart field, query parameter, header): one key segment. */
+function nameSelector(source: string, key: string): CompiledSelector {
+  return Object.freeze({ source, segments: Object.freeze([Object.freeze({ kind: 'key' as const, key })]) });
+}
+
+const TCHAR = /^[A-Za-z0-9!#$%&'*+.^_`|~-]$/;
+
+/** Index of the first character that is not an RFC 9110 tchar (header field names), or -1. */
+function firstNonTchar(name: string): number {
+  for (let i = 0; i < name.length; i++) if (!TCHAR.test(name[i]!)) return i;
+  return -1;
+}
+
+/** Index of the first C0 control character or DEL, or -1. */
+function firstControl(name: string): number {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return i;
+  }
+  return -1;
 }
 
 function mergePolicy(base: FieldPolicy, over: PolicyInput | undefined): FieldPolicy {

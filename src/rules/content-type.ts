@@ -17,4 +17,6 @@ export type CodecName = (typeof CODEC_NAMES)[number];
 /** Media types per codec, in CompiledDirection.contentTypes form. Add an entry with each new codec. */
 export const CODEC_CONTENT_TYPES: Readonly<Record<CodecName, readonly string[]>> = Object.freeze({
   json: Object.freeze(['application/json', '+json']),
+  form: Object.freeze(['application/x-www-form-urlencoded']),
+  multipart: Object.freeze(['multipart/form-data']),
 });

@@ -219,7 +219,7 @@ describe('compileRuleFile: errors', () => {
   it('unknown action: names file:line:column, route, field and the expected values', () => {
     const text = withFields('select: $.d[*].Email\n          action: tokenise\n          type: email');
     expect(problems(text)).toEqual([
-      `rules/demo.yaml:${at(text, 'tokenise')}: route 'upload' field '$.d[*].Email': unknown action 'tokenise' (expected one of tokenize, detokenize, redact, mask, hash)`,
+      `rules/demo.yaml:${at(text, 'tokenise')}: route 'upload' field '$.d[*].Email': unknown action 'tokenise' (expected one of tokenize, detokenize, redact, mask, hash, scan)`,
     ]);
   });
 

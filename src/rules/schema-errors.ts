@@ -13,14 +13,14 @@ import { rulesSchema } from './schema.js';
 
 type SchemaObject = Record<string, unknown>;
 
-const WRAPPERS = new Set(['anyOf', 'oneOf', 'discriminator', 'propertyNames']);
+const WRAPPERS = new Set(['anyOf', 'oneOf', 'discriminator', 'propertyNames', 'if']);
 /** Keys whose enum errors read "unknown <key> 'x'"; others read "invalid value 'x' for '<key>'". */
-const NAMED_ENUMS = new Set(['action', 'type', 'codec', 'style', 'encoding', 'method', 'otherwise']);
+const NAMED_ENUMS = new Set(['action', 'type', 'codec', 'style', 'encoding', 'method', 'otherwise', 'then', 'find']);
 const PATTERN_LABELS: Record<string, string> = { id: 'route id', upstream: 'upstream name' };
 
 /** Options each action accepts, read from the schema's field branches (for "belongs to tokenize" hints). */
 const ACTION_KEYS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
-  rulesSchema.definitions.field.oneOf.map((branch) => [
+  rulesSchema.definitions.actionField.oneOf.map((branch) => [
     branch.properties.action.const,
     new Set(Object.keys(branch.properties)),
   ]),
@@ -44,7 +44,10 @@ export function schemaIssues(source: RuleSource, data: unknown, errors: readonly
   return issues;
 }
 
-/** Route id and field selector around `path`, when they are readable. */
+/**
+ * Route id and field selector around `path`, when they are readable. Inside a nested document the field is
+ * named outer to inner: `ContentVariables > $.1`.
+ */
 export function context(data: unknown, path: DocPath): { route?: string; field?: string } {
   if (path[0] !== 'routes' || typeof path[1] !== 'number') return {};
   const route = at(data, path.slice(0, 2));
@@ -52,8 +55,16 @@ export function context(data: unknown, path: DocPath): { route?: string; field?:
   const id = at(route, ['id']);
   if (typeof id === 'string') out.route = id;
   if ((path[2] === 'request' || path[2] === 'response') && path[3] === 'fields' && typeof path[4] === 'number') {
-    const select = at(data, [...path.slice(0, 5), 'select']);
-    if (typeof select === 'string') out.field = select;
+    const names: string[] = [];
+    let end = 5;
+    while (end <= path.length) {
+      const select = at(data, [...path.slice(0, end), 'select']);
+      if (typeof select !== 'string') break;
+      names.push(select);
+      if (path[end] !== 'fields' || typeof path[end + 1] !== 'number') break;
+      end += 2;
+    }
+    if (names.length > 0) out.field = names.join(' > ');
   }
   return out;
 }
@@ -162,7 +173,8 @@ function describe(source: RuleSource, data: unknown, path: DocPath, e: ErrorObje
         return { offset: source.keyOffsetOf(path, typo), message: `${prefix}unknown key '${typo}' (did you mean '${missing}'?)` };
       }
       const spec = (parent.properties as Record<string, SchemaObject> | undefined)?.[missing];
-      const hint = Array.isArray(spec?.enum) ? ` (one of ${spec.enum.join(', ')})` : '';
+      let hint = Array.isArray(spec?.enum) ? ` (one of ${spec.enum.join(', ')})` : '';
+      if (missing === 'action' && baseKey(path) === 'fields') hint = `${hint.slice(0, -1)}; or 'codec' and 'fields' for a nested document)`;
       const where = path.length === 0 ? '' : ` in '${key}'`;
       return { ...value, message: `${prefix}missing required key '${missing}'${where}${hint}` };
     }

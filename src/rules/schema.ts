@@ -18,9 +18,15 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { FINGERPRINT_EXPECTED, FINGERPRINT_PATTERN, type ClientMatcherInput } from '../auth/identity.js';
 
-/** Codec names a direction may use. Add 'form', 'multipart', ... here (and in content-type.ts) as codecs land. */
-export const CODEC_NAMES = ['json'] as const;
-export const ACTIONS = ['tokenize', 'detokenize', 'redact', 'mask', 'hash'] as const;
+/** Codec names a direction may use. Add new ones here and in content-type.ts. */
+export const CODEC_NAMES = ['json', 'form', 'multipart'] as const;
+/** Codecs a nested document may use (multipart needs a boundary from a Content-Type, which a value has not). */
+export const NESTED_CODEC_NAMES = ['json', 'form'] as const;
+export const ACTIONS = ['tokenize', 'detokenize', 'redact', 'mask', 'hash', 'scan'] as const;
+/** What the scan action can find in free text. */
+export const SCAN_KINDS = ['email', 'phone'] as const;
+/** Selector prefixes for fields outside the body. */
+export const LOCATION_PREFIXES = ['query:', 'header:'] as const;
 /** A route names exactly one method; there is deliberately no catch-all (see docs/rules.md). */
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const POLICY_KEYS = ['missing', 'notString', 'invalid', 'unknownToken'] as const;
@@ -58,7 +64,7 @@ const select = {
   type: 'string',
   minLength: 1,
   description:
-    'Selector of the field(s) this rule acts on: $.a.b, $["odd key"], $.list[*], $.list[0], $..anywhere. See docs/selectors.md.',
+    'Selector of the field(s) this rule acts on. json bodies: $.a.b, $["odd key"], $.list[*], $.list[0], $..anywhere; form and multipart bodies: the field name (To). Anywhere but inside a nested document: query:NAME (query-string parameter) or header:NAME (header, any case). See docs/selectors.md.',
 } as const;
 
 const namespaceSchema = {
@@ -249,12 +255,14 @@ export const rulesSchema = {
           type: 'string',
           enum: [...CODEC_NAMES],
           default: 'json',
-          description: 'How the body is read (default json: application/json and any +json media type).',
+          description:
+            'How the body is read (default json: application/json and any +json media type; form: application/x-www-form-urlencoded; multipart: multipart/form-data).',
         },
         fields: {
           type: 'array',
           minItems: 1,
-          description: 'Field rules, applied in order. To pass a body through untouched, omit the direction instead.',
+          description:
+            'Field rules, applied in order (body fields, query:NAME and header:NAME fields). To pass a message through untouched, omit the direction instead.',
           items: { $ref: '#/definitions/field' },
         },
       },
@@ -272,6 +280,40 @@ export const rulesSchema = {
       description: 'email: looks like an email; phone: E.164-like; opaque: tok_... string; digits: a string of digits.',
     },
     field: {
+      description:
+        'One field rule: a selector and an action; or a selector, a codec and nested fields (the value is a document of its own).',
+      if: { type: 'object', required: ['fields'], properties: { fields: {} } },
+      then: { $ref: '#/definitions/documentField' },
+      else: { $ref: '#/definitions/actionField' },
+    },
+    documentField: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['select', 'codec', 'fields'],
+      description:
+        'A string value that holds a document (JSON in a JSON string, JSON in a form field, a form in a header...): decoded with `codec`, transformed with `fields`, re-encoded in place.',
+      properties: {
+        select,
+        codec: {
+          type: 'string',
+          enum: [...NESTED_CODEC_NAMES],
+          description: 'How the value is decoded: json or form (application/x-www-form-urlencoded text).',
+        },
+        fields: {
+          type: 'array',
+          minItems: 1,
+          description: 'Field rules for the nested document, with selectors of its codec (no query: or header: here).',
+          items: { $ref: '#/definitions/field' },
+        },
+        missing,
+        notString,
+        invalid: {
+          ...onProblem,
+          description: 'The value is not a valid document of `codec`. refuse (default) | skip (leave it as it is, unseen).',
+        },
+      },
+    },
+    actionField: {
       type: 'object',
       required: ['select', 'action'],
       description: 'One field rule: a selector and an action.',
@@ -377,6 +419,40 @@ export const rulesSchema = {
             notString,
           },
         },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['select', 'action'],
+          properties: {
+            select,
+            action: {
+              const: 'scan',
+              description: 'Free text (an SMS body, a bounce reason): find emails and phone numbers inside it and replace each one.',
+            },
+            find: {
+              type: 'array',
+              minItems: 1,
+              uniqueItems: true,
+              default: [...SCAN_KINDS],
+              items: { type: 'string', enum: [...SCAN_KINDS] },
+              description: 'What to look for (default [email, phone]).',
+            },
+            then: {
+              type: 'string',
+              enum: ['tokenize', 'mask', 'redact'],
+              default: 'tokenize',
+              description: 'What each span found becomes: a token (default), a masked form, or the text [redacted].',
+            },
+            namespace: { ...namespaceSchema, description: 'Token namespace for then: tokenize (default: the file namespace).' },
+            missing,
+            notString,
+            invalid: {
+              ...onProblem,
+              description:
+                'then: tokenize and a span the token type does not accept (a phone number without + or 00). refuse (default) | skip (leave that span).',
+            },
+          },
+        },
       ],
     },
   },
@@ -393,7 +469,14 @@ export interface PolicyInput {
 export type TokenTypeInput = (typeof SCHEMA_TOKEN_TYPES)[number];
 export interface FieldInput extends PolicyInput {
   select: string;
+  /** Absent on a nested document field (which has codec + fields instead). */
   action: (typeof ACTIONS)[number];
+  /** Nested document field only. */
+  codec?: (typeof NESTED_CODEC_NAMES)[number];
+  fields?: FieldInput[];
+  /** scan only. */
+  find?: (typeof SCAN_KINDS)[number][];
+  then?: 'tokenize' | 'mask' | 'redact';
   type?: TokenTypeInput | TokenTypeInput[];
   otherwise?: 'refuse' | 'keep' | TokenTypeInput;
   random?: boolean;

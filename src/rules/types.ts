@@ -31,24 +31,64 @@ export type CompiledAction =
   | { readonly kind: 'detokenize'; readonly namespace: string; readonly types: readonly TokenType[] }
   | { readonly kind: 'redact' }
   | { readonly kind: 'mask'; readonly style: 'email' | 'phone' | 'generic' }
-  | { readonly kind: 'hash'; readonly encoding: 'hex' | 'base64url'; readonly prefix: string };
+  | { readonly kind: 'hash'; readonly encoding: 'hex' | 'base64url'; readonly prefix: string }
+  | {
+      readonly kind: 'scan';
+      /** What to look for in the free text (at least one). */
+      readonly find: readonly ScanKind[];
+      /** What each span found becomes: a token (email/phone spec), a mask, or `[redacted]`. */
+      readonly then: 'tokenize' | 'mask' | 'redact';
+      /** Token specs for `then: tokenize` (default options, the field's namespace). */
+      readonly specs: { readonly email: TokenSpec; readonly phone: TokenSpec };
+    }
+  | {
+      /** The value is itself a document (JSON in a string, a form in a field): decoded, transformed, re-encoded. */
+      readonly kind: 'document';
+      readonly document: CompiledDocument;
+    };
+
+/** What the `scan` action detects in free text. */
+export type ScanKind = 'email' | 'phone';
+
+/** Where a field lives in an HTTP message. `query:NAME` and `header:NAME` selectors pick the non-body ones. */
+export type FieldLocation = 'body' | 'query' | 'header';
 
 export interface CompiledField {
+  /**
+   * body: the codec's selector (JSONPath subset for json; one key segment, the field name, for form and
+   * multipart). query/header: one key segment with the parameter name (header names lower-cased);
+   * `source` is the selector as written (`query:To`, `header:X-User-Email`).
+   */
   readonly selector: CompiledSelector;
+  /** Absent means 'body' (the only location inside nested documents). */
+  readonly location?: FieldLocation;
   readonly action: CompiledAction;
   readonly policy: FieldPolicy;
   /** Where it was declared, for messages: `rules/clevertap.yaml:14:9`. */
   readonly origin: string;
 }
 
-export interface CompiledDirection {
-  /** Codec name: 'json' now; 'form', 'multipart', ... with the codecs issue. */
+/** A list of field rules and their selectors, in the same order (what a codec's scan() takes). */
+export interface CompiledFieldList {
+  readonly fields: readonly CompiledField[];
+  readonly selectors: readonly CompiledSelector[];
+}
+
+/** Field rules over one document: a body, or a nested document inside a value. */
+export interface CompiledDocument extends CompiledFieldList {
+  /** Codec name: 'json', 'form', 'multipart'. */
   readonly codec: string;
+}
+
+export interface CompiledDirection extends CompiledDocument {
   /** Media types accepted for this codec (lower-case, no parameters), e.g. ['application/json']. */
   readonly contentTypes: readonly string[];
-  readonly fields: readonly CompiledField[];
-  /** Selectors of `fields`, in the same order (what the codec's scan() takes). */
-  readonly selectors: readonly CompiledSelector[];
+  // `fields`/`selectors` (from CompiledDocument) are the body's fields only; empty when the direction only
+  // touches the query or headers (then the body is not read at all).
+  /** `query:NAME` fields: query-string parameters (request side). */
+  readonly query: CompiledFieldList;
+  /** `header:NAME` fields: header values (request or response). */
+  readonly headers: CompiledFieldList;
 }
 
 export interface CompiledUpstream {

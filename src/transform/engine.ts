@@ -1,27 +1,48 @@
 /**
- * The transform engine: runs one direction's compiled field rules over a body.
+ * The transform engine: runs one direction's compiled field rules over an HTTP message (body, query string,
+ * headers), however deep the documents nest.
  *
- *   scan (codec) -> decide per match (policy) -> one batched tokenize + one batched detokenize call
- *   -> edits -> splice (codec)
+ *   plan:     scan every location (body codec, query string, headers), recursing into nested documents
+ *             (JSON in a string, a form in a field) and free text (scan action); decide per match (policy);
+ *             collect every vault item with a back-reference to where its answer goes
+ *   round:    ONE batched tokenize and ONE batched detokenize call, concurrently, whatever the nesting;
+ *             then the audit hook (awaited) for the detokenized fields
+ *   finalize: bottom-up: scanned texts are rebuilt, nested documents re-encoded into their parent value,
+ *             then each top-level location is spliced by its codec
  *
  * It is the one place that decides what happens to a field, so the proxy, the rule-test runner and the
- * benchmarks all run exactly the same code. It knows nothing of HTTP. Every refusal is a GatewayError that
- * names the JSON path (or field name) and never the value.
+ * benchmarks all run exactly the same code. It knows nothing of HTTP servers. Every refusal is a
+ * GatewayError that names the path (see docs/selectors.md, "Paths in messages") and never the value.
  */
-import { GatewayError } from '../errors.js';
-import type { Codec, Edit, Match } from '../codecs/types.js';
+import { formCodec } from '../codecs/form.js';
+import type { Codec, Edit, Match, ScanResult } from '../codecs/types.js';
 import type { Keyring } from '../crypto/types.js';
-import type { CompiledAction, CompiledDirection, CompiledField, OnProblem } from '../rules/types.js';
-import type { TokenSpec } from '../tokens/types.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { CompiledAction, CompiledDirection, CompiledField, CompiledFieldList, OnProblem, ScanKind } from '../rules/types.js';
+import { findPii as realFindPii } from '../scan/index.js';
 import { createTokenSpec } from '../tokens/index.js';
+import type { TokenSpec } from '../tokens/types.js';
 import type { DetokenizeItem, TokenizeItem, Vault } from '../vault/interface.js';
 import { hashValue, maskValue } from './actions.js';
+import { auditFingerprint, type AuditHook, type DetokenizeAuditEvent, type TransformContext } from './audit.js';
+import { applyHeaders, scanHeaders, type HeaderMap } from './headers.js';
+
+export { auditFingerprint, AUDIT_FINGERPRINT_HEX } from './audit.js';
+export type { AuditHook, DetokenizeAuditEvent, TransformContext } from './audit.js';
+export type { HeaderMap } from './headers.js';
+
+/** Free-text detector (src/scan): spans in order, non-overlapping, UTF-16 offsets. */
+export type FindPii = (text: string, kinds: readonly ScanKind[]) => readonly { start: number; end: number; kind: ScanKind }[];
 
 export interface TransformDeps {
   readonly vault: Vault;
   readonly keyring: Keyring;
   readonly codecs: ReadonlyMap<string, Codec>;
   readonly maxDepth: number;
+  /** Told about every detokenized field before the values are written; a rejection fails the transform. */
+  readonly audit?: AuditHook;
+  /** The scan action's detector; default src/scan findPii (tests may pass another). */
+  readonly findPii?: FindPii;
 }
 
 /** What a transform did, for metrics and audit (counts only, no values). */
@@ -31,14 +52,92 @@ export interface TransformStats {
   other: number;
 }
 
-interface Pending {
-  readonly matchIndex: number;
-  readonly field: CompiledField;
-  readonly path: string;
+/** The parts of an HTTP message the rules can touch. `query` is the raw query string without '?' ('' for none). */
+export interface HttpMessage {
+  readonly body: Buffer;
+  readonly query: string;
+  readonly headers: HeaderMap;
+}
+
+/** The message after the rules: unchanged parts are the very same objects that came in. */
+export interface TransformedMessage {
+  readonly body: Buffer;
+  readonly query: string;
+  readonly headers: HeaderMap;
+  /** True when any part differs from the input. */
+  readonly changed: boolean;
+}
+
+/** The replacement text of the `scan` action's `then: redact`. */
+export const REDACTED = '[redacted]';
+
+const NO_FIELDS: CompiledFieldList = Object.freeze({ fields: Object.freeze([]), selectors: Object.freeze([]) });
+
+/**
+ * Applies `direction` to a message: body (with the direction's codec), query string and headers, with at
+ * most one tokenize and one detokenize vault call in all.
+ *
+ * @example
+ *   const out = await transformMessage(route.request, { body, query: 'To=%2B1415...', headers }, deps,
+ *     { requestId, routeId: route.id, side: 'request' });
+ *   if (out.changed) forward(out.body, out.query, out.headers);
+ */
+export async function transformMessage(
+  direction: CompiledDirection,
+  msg: HttpMessage,
+  deps: TransformDeps,
+  ctx: TransformContext = {},
+  stats?: TransformStats,
+): Promise<TransformedMessage> {
+  const round = new Round(deps);
+
+  // plan
+  let body: DocPlan | undefined;
+  if (direction.fields.length > 0) {
+    if (msg.body.length === 0) {
+      // An empty body has none of the fields: the `missing` policy decides.
+      for (const field of direction.fields) refuseUnlessSkip(field.policy.missing, 'FIELD_MISSING', field.selector.source);
+    } else {
+      const codec = deps.codecs.get(direction.codec);
+      if (!codec) throw new GatewayError('INTERNAL', `no codec named '${direction.codec}'`);
+      const contentType = headerValue(msg.headers, 'content-type');
+      body = round.planDocument(codec, msg.body, direction, TOP_BODY, undefined, contentType);
+    }
+  }
+  let query: DocPlan | undefined;
+  let queryBytes: Buffer | undefined;
+  if (direction.query.fields.length > 0) {
+    queryBytes = Buffer.from(msg.query, 'latin1');
+    query = round.planDocument(formCodec as Codec, queryBytes, direction.query, TOP_QUERY, undefined);
+  }
+  let headers: HeaderPlan | undefined;
+  if (direction.headers.fields.length > 0) {
+    const matches = scanHeaders(msg.headers, direction.headers.selectors);
+    headers = { matches, plan: round.planMatches(direction.headers.fields, matches, TOP_HEADERS) };
+  }
+
+  // one vault round (+ audit), then finalize bottom-up
+  await round.run(ctx);
+  if (stats) {
+    stats.tokenized += round.tokenize.length;
+    stats.detokenized += round.detokenize.length;
+    stats.other += round.other;
+  }
+  const outBody = body ? finish(body) : msg.body;
+  const outQuery = query ? finish(query) : queryBytes;
+  const outHeaders = headers ? (finishEdits(headers.plan), applyHeaders(msg.headers, headers.matches, headers.plan.edits)) : msg.headers;
+  const queryText = outQuery === queryBytes || outQuery === undefined ? msg.query : outQuery.toString('latin1');
+  return {
+    body: outBody,
+    query: queryText,
+    headers: outHeaders,
+    changed: outBody !== msg.body || queryText !== msg.query || outHeaders !== msg.headers,
+  };
 }
 
 /**
- * Applies `direction` to `body`. Returns the original Buffer (same object) when nothing changed.
+ * Applies the body fields of `direction` to `body` (query and header fields are not looked at). Returns the
+ * original Buffer (same object) when nothing changed.
  *
  * @example
  *   const out = await transformBody(route.request, body, deps);
@@ -48,105 +147,287 @@ export async function transformBody(
   body: Buffer,
   deps: TransformDeps,
   stats?: TransformStats,
-  /** The body's Content-Type header, for codecs that read a parameter of it (multipart: the boundary). */
   contentType?: string,
 ): Promise<Buffer> {
-  const codec = deps.codecs.get(direction.codec);
-  if (!codec) throw new GatewayError('INTERNAL', `no codec named '${direction.codec}'`);
-  const { fields } = direction;
+  const bodyOnly: CompiledDirection = { ...direction, query: NO_FIELDS, headers: NO_FIELDS };
+  const headers: HeaderMap = contentType === undefined ? {} : { 'content-type': contentType };
+  return (await transformMessage(bodyOnly, { body, query: '', headers }, deps, {}, stats)).body;
+}
 
-  if (body.length === 0) {
-    // An empty body has none of the fields: the `missing` policy decides.
-    for (const field of fields) refuseUnlessSkip(field.policy.missing, 'FIELD_MISSING', field.selector.source);
-    return body;
+const withoutBodyCache = new WeakMap<CompiledDirection, CompiledDirection>();
+
+/**
+ * `direction` without its body fields (query and header fields kept): for a message that has no body to
+ * speak of, such as an empty upstream response (204, 304), where body fields are not "missing" but moot.
+ */
+export function withoutBody(direction: CompiledDirection): CompiledDirection {
+  let out = withoutBodyCache.get(direction);
+  if (out === undefined) {
+    out = Object.freeze({ ...direction, ...NO_FIELDS });
+    withoutBodyCache.set(direction, out);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Plans
+
+/** Edits of one set of matches, and the work that fills them in once the vault has answered. */
+interface MatchPlan {
+  readonly edits: (Edit | undefined)[];
+  /** Run after the vault round, before the edits are applied: nested documents, scanned texts. */
+  readonly finishers: (() => void)[];
+}
+
+/** A document (body, query string, nested value) scanned by a codec. */
+interface DocPlan extends MatchPlan {
+  readonly codec: Codec;
+  readonly input: Buffer;
+  readonly scan: ScanResult;
+}
+
+interface HeaderPlan {
+  readonly matches: ReturnType<typeof scanHeaders>;
+  readonly plan: MatchPlan;
+}
+
+/** How paths are written for one document: its matches, and its fields when missing. */
+interface Naming {
+  path(matchPath: string): string;
+  missing(field: CompiledField): string;
+}
+
+const TOP_BODY: Naming = { path: (p) => p, missing: (f) => f.selector.source };
+const TOP_QUERY: Naming = { path: (p) => `query:${p}`, missing: (f) => f.selector.source };
+const TOP_HEADERS: Naming = { path: (p) => p, missing: (f) => f.selector.source };
+
+/**
+ * Paths inside a nested document follow the outer path directly: a JSON path starts with `$`
+ * (`ContentVariables$.1`, `$.payload$.user.email`); a form field name is joined with `&` (`$.payload&To`).
+ */
+export function nestedPath(outer: string, inner: string): string {
+  return inner.startsWith('$') ? outer + inner : `${outer}&${inner}`;
+}
+
+function nestedNaming(outer: string): Naming {
+  return { path: (p) => nestedPath(outer, p), missing: (f) => nestedPath(outer, f.selector.source) };
+}
+
+function finishEdits(plan: MatchPlan): void {
+  for (const f of plan.finishers) f();
+}
+
+/** Runs the finishers (children first, since a nested document's finisher finishes it), then the codec. */
+function finish(doc: DocPlan): Buffer {
+  finishEdits(doc);
+  return doc.edits.some((e) => e !== undefined) ? doc.codec.apply(doc.input, doc.scan, doc.edits) : doc.input;
+}
+
+interface DetokenizeAt {
+  readonly path: string;
+  readonly field: CompiledField;
+  readonly type: string;
+  readonly set: (value: string) => void;
+}
+
+/** The vault items of one transform, and how to plan them. */
+class Round {
+  readonly tokenize: TokenizeItem[] = [];
+  readonly tokenizeSet: ((token: string) => void)[] = [];
+  readonly detokenize: DetokenizeItem[] = [];
+  readonly detokenizeAt: DetokenizeAt[] = [];
+  other = 0;
+  private readonly findPii: FindPii;
+
+  constructor(private readonly deps: TransformDeps) {
+    this.findPii = deps.findPii ?? realFindPii;
   }
 
-  const scan = codec.scan(body, direction.selectors, { maxDepth: deps.maxDepth, contentType });
-  const { matches } = scan;
-  checkMissing(fields, matches);
-
-  const edits: (Edit | undefined)[] = new Array(matches.length);
-  const toTokenize: TokenizeItem[] = [];
-  const tokenizeAt: Pending[] = [];
-  const toDetokenize: DetokenizeItem[] = [];
-  const detokenizeAt: Pending[] = [];
-  let other = 0;
-
-  for (let i = 0; i < matches.length; i++) {
-    const m = matches[i]!;
-    const field = fields[m.selector]!;
-    const action = field.action;
-    if (action.kind === 'redact') {
-      edits[i] = { op: 'remove' };
-      other++;
-      continue;
+  /**
+   * Scans `input` with `codec` and plans every match. A scan failure (bad JSON, bad form) is re-thrown with
+   * the outer path in front; for a nested document (`onInvalid` given) a 'skip' policy leaves the value as
+   * it is and returns undefined.
+   */
+  planDocument(
+    codec: Codec,
+    input: Buffer,
+    list: CompiledFieldList,
+    naming: Naming,
+    onInvalid: { policy: OnProblem; path: string } | undefined,
+    contentType?: string,
+  ): DocPlan | undefined {
+    let scan: ScanResult;
+    try {
+      scan = codec.scan(input, list.selectors, { maxDepth: this.deps.maxDepth, contentType });
+    } catch (err) {
+      if (onInvalid === undefined || !isGatewayError(err) || err.status !== 400) throw err;
+      if (onInvalid.policy === 'skip') return undefined;
+      const field = err.field === undefined ? onInvalid.path : naming.path(err.field);
+      throw new GatewayError(err.code, `${onInvalid.path}: not a valid ${codec.name} document: ${err.message}`, { field, cause: err });
     }
-    if (m.kind !== 'string' || m.value === undefined) {
-      refuseUnlessSkip(field.policy.notString, 'FIELD_NOT_STRING', m.path, `expected a string, found ${m.kind}`);
-      continue;
-    }
-    const value = m.value;
-    switch (action.kind) {
-      case 'tokenize': {
-        const spec = chooseSpec(action, value);
-        if (spec === undefined) {
-          refuseUnlessSkip(field.policy.invalid, 'INVALID_VALUE', m.path, notOfTypeMessage(action));
-        } else if (spec !== null) {
-          toTokenize.push({ spec, value });
-          tokenizeAt.push({ matchIndex: i, field, path: m.path });
-        }
-        break;
+    checkMissing(list.fields, scan.matches, naming);
+    return { codec, input, scan, ...this.planMatches(list.fields, scan.matches, naming) };
+  }
+
+  /** Decides what happens to each match; vault work is queued with a setter for its edit. */
+  planMatches(fields: readonly CompiledField[], matches: readonly Match[], naming: Naming): MatchPlan {
+    const edits: (Edit | undefined)[] = new Array(matches.length);
+    const finishers: (() => void)[] = [];
+    for (let i = 0; i < matches.length; i++) {
+      const m = matches[i]!;
+      const field = fields[m.selector]!;
+      const path = naming.path(m.path);
+      const action = field.action;
+      const replace = (value: string): void => {
+        edits[i] = { op: 'replace', value };
+      };
+      if (action.kind === 'redact') {
+        edits[i] = { op: 'remove' };
+        this.other++;
+        continue;
       }
-      case 'detokenize': {
-        if (!recognizers(action, deps.keyring).some((s) => s.format.isToken(value))) {
-          refuseUnlessSkip(field.policy.invalid, 'NOT_A_TOKEN', m.path, 'expected a token issued by this gateway');
-        } else {
-          toDetokenize.push({ namespace: action.namespace, token: value });
-          detokenizeAt.push({ matchIndex: i, field, path: m.path });
-        }
-        break;
+      if (m.kind !== 'string' || m.value === undefined) {
+        refuseUnlessSkip(field.policy.notString, 'FIELD_NOT_STRING', path, `expected a string, found ${m.kind}`);
+        continue;
       }
-      case 'mask':
-        edits[i] = { op: 'replace', value: maskValue(value, action.style) };
-        other++;
-        break;
-      case 'hash':
-        edits[i] = { op: 'replace', value: hashValue(deps.keyring.hashKey, value, action.encoding, action.prefix) };
-        other++;
-        break;
+      const value = m.value;
+      switch (action.kind) {
+        case 'tokenize': {
+          const spec = chooseSpec(action, value);
+          if (spec === undefined) refuseUnlessSkip(field.policy.invalid, 'INVALID_VALUE', path, notOfTypeMessage(action));
+          else if (spec !== null) this.queueTokenize(spec, value, replace);
+          break;
+        }
+        case 'detokenize': {
+          const spec = recognizers(action, this.deps.keyring).find((s) => s.format.isToken(value));
+          if (spec === undefined) {
+            refuseUnlessSkip(field.policy.invalid, 'NOT_A_TOKEN', path, 'expected a token issued by this gateway');
+          } else {
+            this.detokenize.push({ namespace: action.namespace, token: value });
+            this.detokenizeAt.push({ path, field, type: spec.type, set: replace });
+          }
+          break;
+        }
+        case 'mask':
+          replace(maskValue(value, action.style));
+          this.other++;
+          break;
+        case 'hash':
+          replace(hashValue(this.deps.keyring.hashKey, value, action.encoding, action.prefix));
+          this.other++;
+          break;
+        case 'scan':
+          this.planScan(action, field, value, path, replace, finishers);
+          break;
+        case 'document': {
+          const codec = this.deps.codecs.get(action.document.codec);
+          if (!codec) throw new GatewayError('INTERNAL', `no codec named '${action.document.codec}'`);
+          const input = Buffer.from(value, 'utf8');
+          const child = this.planDocument(codec, input, action.document, nestedNaming(path), { policy: field.policy.invalid, path });
+          if (child !== undefined) {
+            finishers.push(() => {
+              const out = finish(child);
+              if (out !== input) replace(out.toString('utf8'));
+            });
+          }
+          break;
+        }
+      }
     }
+    return { edits, finishers };
   }
 
-  // At most one batched call per kind, run concurrently.
-  const [tokens, resolved] = await Promise.all([
-    toTokenize.length > 0 ? deps.vault.tokenize(toTokenize) : undefined,
-    toDetokenize.length > 0 ? deps.vault.detokenize(toDetokenize) : undefined,
-  ]);
-  if (tokens) {
-    for (let j = 0; j < tokens.length; j++) edits[tokenizeAt[j]!.matchIndex] = { op: 'replace', value: tokens[j]! };
+  /** Free text: each span found becomes a token (queued), a mask or [redacted]; the text is rebuilt after the round. */
+  private planScan(
+    action: Extract<CompiledAction, { kind: 'scan' }>,
+    field: CompiledField,
+    text: string,
+    path: string,
+    replace: (value: string) => void,
+    finishers: (() => void)[],
+  ): void {
+    const spans = this.findPii(text, action.find);
+    if (spans.length === 0) return;
+    const replacements: (string | undefined)[] = new Array(spans.length);
+    spans.forEach((span, k) => {
+      const found = text.slice(span.start, span.end);
+      if (action.then === 'redact') replacements[k] = REDACTED;
+      else if (action.then === 'mask') replacements[k] = maskValue(found, span.kind);
+      else {
+        const spec = action.specs[span.kind];
+        if (accepts(spec, found)) this.queueTokenize(spec, found, (token) => (replacements[k] = token));
+        else refuseUnlessSkip(field.policy.invalid, 'INVALID_VALUE', path, `a ${span.kind} found in the text is not a valid ${span.kind} value`);
+      }
+    });
+    if (action.then !== 'tokenize') this.other += spans.length;
+    finishers.push(() => {
+      let out = '';
+      let from = 0;
+      spans.forEach((span, k) => {
+        const r = replacements[k];
+        if (r === undefined) return; // skipped by policy: the span stays
+        out += text.slice(from, span.start) + r;
+        from = span.end;
+      });
+      if (from > 0) replace(out + text.slice(from));
+    });
   }
-  if (resolved) {
+
+  private queueTokenize(spec: TokenSpec, value: string, set: (token: string) => void): void {
+    this.tokenize.push({ spec, value });
+    this.tokenizeSet.push(set);
+  }
+
+  /** The vault round: one tokenize and one detokenize call, concurrently; then the audit hook; then the setters. */
+  async run(ctx: TransformContext): Promise<void> {
+    const { vault, audit, keyring } = this.deps;
+    const [tokens, resolved] = await Promise.all([
+      this.tokenize.length > 0 ? vault.tokenize(this.tokenize) : undefined,
+      this.detokenize.length > 0 ? vault.detokenize(this.detokenize) : undefined,
+    ]);
+    if (tokens) {
+      if (tokens.length !== this.tokenize.length) throw new GatewayError('INTERNAL', 'the vault returned a different number of tokens');
+      for (let j = 0; j < tokens.length; j++) this.tokenizeSet[j]!(tokens[j]!);
+    }
+    if (!resolved) return;
+    if (resolved.length !== this.detokenize.length) throw new GatewayError('INTERNAL', 'the vault returned a different number of results');
+    if (audit) {
+      const events: DetokenizeAuditEvent[] = resolved.map((r, j) => {
+        const at = this.detokenizeAt[j]!;
+        const item = this.detokenize[j]!;
+        return {
+          path: at.path,
+          tokenType: r.found ? r.type : at.type,
+          found: r.found,
+          tokenFingerprint: auditFingerprint(keyring.fingerprintKey, item.namespace, item.token),
+        };
+      });
+      try {
+        await audit.detokenized(events, ctx);
+      } catch (err) {
+        // Fail closed: nothing resolved is released without its audit record.
+        if (isGatewayError(err)) throw err;
+        throw new GatewayError('INTERNAL', 'the audit record of detokenized fields could not be written', { cause: err });
+      }
+    }
     for (let j = 0; j < resolved.length; j++) {
       const r = resolved[j]!;
-      const at = detokenizeAt[j]!;
-      if (r.found) edits[at.matchIndex] = { op: 'replace', value: r.value };
+      const at = this.detokenizeAt[j]!;
+      if (r.found) at.set(r.value);
       else refuseUnlessSkip(at.field.policy.unknownToken, 'UNKNOWN_TOKEN', at.path, 'token is not known to the vault');
     }
   }
-  if (stats) {
-    stats.tokenized += toTokenize.length;
-    stats.detokenized += resolved?.length ?? 0;
-    stats.other += other;
-  }
-  return edits.some((e) => e !== undefined) ? codec.apply(body, scan, edits) : body;
 }
 
-function checkMissing(fields: readonly CompiledField[], matches: readonly Match[]): void {
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+function checkMissing(fields: readonly CompiledField[], matches: readonly Match[], naming: Naming): void {
   if (fields.every((f) => f.policy.missing === 'skip')) return;
   const seen = new Uint8Array(fields.length);
   for (const m of matches) seen[m.selector] = 1;
   for (let i = 0; i < fields.length; i++) {
-    if (!seen[i]) refuseUnlessSkip(fields[i]!.policy.missing, 'FIELD_MISSING', fields[i]!.selector.source);
+    if (!seen[i]) refuseUnlessSkip(fields[i]!.policy.missing, 'FIELD_MISSING', naming.missing(fields[i]!));
   }
 }
 
@@ -159,6 +440,16 @@ function refuseUnlessSkip(
   if (policy === 'skip') return;
   const what = code === 'FIELD_MISSING' ? `no field matches ${field}` : `${field}: ${detail}`;
   throw new GatewayError(code, what, { field });
+}
+
+/** First value of a header, by case-insensitive name. */
+function headerValue(headers: HeaderMap, name: string): string | undefined {
+  for (const key in headers) {
+    if (key.toLowerCase() !== name) continue;
+    const v = headers[key]!;
+    return typeof v === 'string' ? v : v[0];
+  }
+  return undefined;
 }
 
 /** The first candidate spec whose format accepts the value; null = keep as is; undefined = refuse/skip by policy. */
