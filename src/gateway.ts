@@ -9,7 +9,9 @@
  */
 import { existsSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
+import { formCodec } from './codecs/form.js';
 import { jsonCodec } from './codecs/json.js';
+import { multipartCodec } from './codecs/multipart.js';
 import type { Codec } from './codecs/types.js';
 import type { GatewayConfig } from './config/index.js';
 import { ensureDevKeyFile, loadKeyring } from './crypto/keyring.js';
@@ -54,7 +56,11 @@ export interface Gateway {
 }
 
 /** The codecs the engine can run, by rule-file name. */
-export const CODECS: ReadonlyMap<string, Codec> = new Map<string, Codec>([['json', jsonCodec as Codec]]);
+export const CODECS: ReadonlyMap<string, Codec> = new Map<string, Codec>([
+  ['json', jsonCodec as Codec],
+  ['form', formCodec as Codec],
+  ['multipart', multipartCodec as Codec],
+]);
 
 /** Loads keys the way `start` does: env JSON, else the key file, generating dev keys first when allowed. */
 export function loadKeys(config: GatewayConfig, log: Logger): Keyring {

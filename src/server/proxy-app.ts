@@ -10,13 +10,14 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
 import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js';
+import { splitQuery } from '../codecs/form.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { charset, endToEndHeaders, mediaType } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { CompiledDirection, CompiledRoute, CompiledRuleSet } from '../rules/types.js';
-import { transformBody, type TransformDeps, type TransformStats } from '../transform/engine.js';
+import { transformMessage, withoutBody, type HeaderMap, type TransformContext, type TransformDeps, type TransformedMessage, type TransformStats } from '../transform/engine.js';
 import { readBody } from './body.js';
 import { errorHandler } from './errors.js';
 
@@ -71,10 +72,20 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0 };
 
     let body = await readBody(incoming, limits.requestBodyBytes);
-    if (route.request && body.length > 0) checkRewritable(route.request, incoming.headers['content-type'], 'request');
-    if (route.request) body = await rewriteBody(route.request, body, incoming.headers, limits.requestBodyBytes, deps, stats);
+    let headers = endToEndHeaders(incoming.headers);
+    let pathAndQuery = incoming.url ?? '/';
+    const ctx = { requestId: c.get('requestId'), routeId: route.id };
+    if (route.request) {
+      if (route.request.fields.length > 0 && body.length > 0) checkRewritable(route.request, incoming.headers['content-type'], 'request');
+      // Body, query string and headers in one transform: one vault round for all of them.
+      const { path, query } = splitQuery(pathAndQuery);
+      const queryText = query?.toString('latin1') ?? '';
+      const out = await rewriteBody(route.request, body, queryText, headers, limits.requestBodyBytes, deps, stats, 'request', ctx);
+      body = out.body;
+      headers = out.headers;
+      if (out.query !== queryText) pathAndQuery = out.query === '' ? path : `${path}?${out.query}`;
+    }
 
-    const headers = endToEndHeaders(incoming.headers);
     headers['x-request-id'] = c.get('requestId');
     // Response rules need a body they can read: only offer the codings the gateway can decode (the client's
     // list, filtered; identity when none is left). The response is re-encoded as it came (content-encoding.ts).
@@ -82,16 +93,21 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
 
     const res = await upstream.forward({
       method: incoming.method ?? 'GET',
-      pathAndQuery: incoming.url ?? '/',
+      pathAndQuery,
       headers,
       body,
       maxResponseBytes: limits.responseBodyBytes,
     });
 
     let resBody = res.body;
-    if (route.response && resBody.length > 0) {
-      checkRewritable(route.response, res.headers['content-type'], 'response');
-      resBody = await rewriteBody(route.response, resBody, res.headers, limits.responseBodyBytes, deps, stats, 'response');
+    let resHeaders = endToEndHeaders(res.headers);
+    if (route.response) {
+      // An empty response (204, 304, many errors) has no body fields to miss; its header fields still apply.
+      const direction = resBody.length > 0 ? route.response : withoutBody(route.response);
+      if (direction.fields.length > 0) checkRewritable(direction, res.headers['content-type'], 'response');
+      const out = await rewriteBody(direction, resBody, '', resHeaders, limits.responseBodyBytes, deps, stats, 'response', ctx);
+      resBody = out.body;
+      resHeaders = out.headers;
     }
     log.info(
       {
@@ -110,12 +126,13 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       if (stats.detokenized > 0) deps.metrics.fields.inc({ route: route.id, action: 'detokenized' }, stats.detokenized);
       if (stats.other > 0) deps.metrics.fields.inc({ route: route.id, action: 'other' }, stats.other);
     }
-    return c.body(resBody as unknown as ArrayBuffer, res.status as 200, endToEndHeaders(res.headers));
+    return c.body(resBody as unknown as ArrayBuffer, res.status as 200, resHeaders);
   };
 }
 
 /**
- * Runs a direction's rules over a body: a Content-Encoding (gzip, deflate, br, up to two stacked) is decoded
+ * Runs a direction's rules over a message (body, query string, headers: one transform, one vault round).
+ * For the body, a Content-Encoding (gzip, deflate, br, up to two stacked) is decoded
  * first, with the decoded size capped at `limit`, and the rewritten body re-encoded the same way; an unchanged
  * body keeps its original bytes (codecs/content-encoding.ts). Unknown codings: 415; corrupt: 400; a body that
  * decodes past the limit: 413. On responses the upstream broke the contract, so any of those is a 502.
@@ -123,18 +140,27 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
 async function rewriteBody(
   direction: CompiledDirection,
   body: Buffer,
-  headers: Record<string, string | string[] | undefined>,
+  query: string,
+  headers: HeaderMap,
   limit: number,
   deps: ProxyAppDeps,
   stats: TransformStats,
-  side: 'request' | 'response' = 'request',
-): Promise<Buffer> {
-  const ct = headers['content-type'];
-  const contentType = Array.isArray(ct) ? ct[0] : ct;
-  const run = (plain: Buffer): Promise<Buffer> => transformBody(direction, plain, deps.transform, stats, contentType);
-  if (body.length === 0) return run(body);
+  side: 'request' | 'response',
+  ctx: TransformContext,
+): Promise<TransformedMessage> {
+  let out: TransformedMessage | undefined;
+  const run = async (plain: Buffer): Promise<Buffer> => {
+    out = await transformMessage(direction, { body: plain, query, headers }, deps.transform, { ...ctx, side }, stats);
+    return out.body;
+  };
+  // Only a body that rules read is decoded; otherwise it passes as it came (query/header rules still run).
+  if (body.length === 0 || direction.fields.length === 0) {
+    await run(body);
+    return out!;
+  }
   try {
-    return await rewriteEncoded(body, headers['content-encoding'], limit, run);
+    const encoded = await rewriteEncoded(body, headers['content-encoding'], limit, run);
+    return { ...out!, body: encoded };
   } catch (err) {
     if (side === 'response' && isGatewayError(err) && ENCODING_CODES.has(err.code)) {
       throw new GatewayError('UPSTREAM_RESPONSE_INVALID', `upstream response: ${err.message}`, { cause: err });
