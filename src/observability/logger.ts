@@ -6,21 +6,27 @@
  * durations, error codes and JSON paths. Bodies are never logged. Header values that carry secrets are
  * redacted by path (compiled once by pino, see pino docs/redaction.md). Errors go through
  * `errorFields()`, which keeps the code and field path and drops `cause` messages from libraries that
- * might quote a value.
+ * might quote a value; the logger enforces that even for a careless call: an Error logged directly or under
+ * `err`/`error` is reduced to errorFields() (pino's default would print its message and stack), and
+ * value-shaped keys (`value`, `token`, `body`, ...) are censored wherever they appear one level deep.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { isGatewayError } from '../errors.js';
 
 export type { Logger } from 'pino';
 
+const SECRET_HEADERS = ['authorization', 'cookie', '"set-cookie"', '"proxy-authorization"', '"x-clevertap-passcode"', '"x-api-key"'];
+/** Keys that would hold a PII value or a token if someone logged one: censored at the top level and one down. */
+const VALUE_KEYS = ['value', 'values', 'token', 'tokens', 'body', 'email', 'phone', 'query', 'url'];
 const REDACT_PATHS = [
-  'headers.authorization',
-  'headers.cookie',
-  'headers["proxy-authorization"]',
-  'headers["x-clevertap-passcode"]',
-  'headers["x-api-key"]',
+  ...SECRET_HEADERS.flatMap((h) => [h.startsWith('"') ? `headers[${h}]` : `headers.${h}`, h.startsWith('"') ? `*.headers[${h}]` : `*.headers.${h}`]),
   '*.authorization',
+  ...VALUE_KEYS.flatMap((k) => [k, `*.${k}`]),
 ];
+
+function isErrorLike(v: unknown): v is Error {
+  return typeof v === 'object' && v !== null && typeof (v as Error).message === 'string' && typeof (v as Error).stack === 'string';
+}
 
 /**
  * @example
@@ -33,6 +39,19 @@ export function createLogger(options: { level: string; destination?: Destination
       level: options.level,
       base: { service: 'pii-gateway' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // pino's std serializer would keep message and stack: a library's message can quote request bytes.
+      serializers: { err: errorFields, error: errorFields },
+      hooks: {
+        logMethod(args, method) {
+          // log.error(err) / log.error(err, 'msg'): pino would make err.message the line's msg.
+          if (isErrorLike(args[0])) {
+            const { msg, ...fields } = errorFields(args[0]);
+            const text = typeof args[1] === 'string' ? args[1] : typeof msg === 'string' ? msg : 'error';
+            return method.apply(this, [fields, text, ...args.slice(2)] as never);
+          }
+          return method.apply(this, args);
+        },
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -37,5 +37,7 @@ export function createAdminApp(checks: readonly ReadinessCheck[], options: { met
       : c.json({ status: 'not ready', failing }, 503);
   });
   app.notFound((c) => c.json({ error: { code: 'ROUTE_NOT_FOUND', message: 'no such admin endpoint', requestId: '' } }, 404));
+  // hono's default onError prints the error with console.error; nothing here should ever reach a console.
+  app.onError((_err, c) => c.json({ error: { code: 'INTERNAL', message: 'internal error', requestId: '' } }, 500));
   return app;
 }

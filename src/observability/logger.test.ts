@@ -1,0 +1,56 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../errors.js';
+import { createLogger } from './logger.js';
+
+const CANARY = 'canary.log7@canary-example.org';
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { log: createLogger({ level: 'debug', destination: stream }), lines, parsed: () => lines.map((l) => JSON.parse(l)) };
+}
+
+describe('createLogger hygiene', () => {
+  it('an Error logged directly keeps its class and code, never its message or stack', () => {
+    const { log, lines, parsed } = capture();
+    const err = Object.assign(new TypeError(`bad value ${CANARY}`), { code: 'ERR_X' });
+    log.error(err);
+    log.error(err, 'parse failed');
+    log.warn({ err, route: 'r/send' }, 'with err key');
+    log.warn({ error: new Error(CANARY) }, 'with error key');
+    expect(lines).toHaveLength(4);
+    for (const l of lines) expect(l).not.toContain(CANARY);
+    const [a, b, c] = parsed();
+    expect(a).toMatchObject({ code: 'INTERNAL', errName: 'TypeError', errCode: 'ERR_X', msg: 'error' });
+    expect(b).toMatchObject({ errName: 'TypeError', msg: 'parse failed' });
+    expect(c).toMatchObject({ route: 'r/send', err: { code: 'INTERNAL', errName: 'TypeError' } });
+  });
+
+  it('a GatewayError keeps code, field and our message; its cause keeps only name and code', () => {
+    const { log, lines, parsed } = capture();
+    const cause = Object.assign(new Error(`driver choked on ${CANARY}`), { code: 'SQLITE_BUSY' });
+    log.error(new GatewayError('VAULT_UNAVAILABLE', 'the vault is unavailable', { cause }));
+    expect(lines[0]).not.toContain(CANARY);
+    expect(parsed()[0]).toMatchObject({ code: 'VAULT_UNAVAILABLE', msg: 'the vault is unavailable', cause: { code: 'SQLITE_BUSY' } });
+  });
+
+  it('censors secret headers and value-shaped keys', () => {
+    const { log, lines, parsed } = capture();
+    log.info({ headers: { authorization: 'Basic c2VjcmV0', cookie: 's=1', 'x-api-key': 'k' }, route: 'r' }, 'h');
+    log.info({ value: CANARY, item: { token: 'TKN_abc', email: CANARY }, count: 2 }, 'v');
+    for (const l of lines) {
+      expect(l).not.toContain(CANARY);
+      expect(l).not.toContain('c2VjcmV0');
+      expect(l).not.toContain('TKN_abc');
+    }
+    const [h, v] = parsed();
+    expect(h.headers).toEqual({ authorization: '[redacted]', cookie: '[redacted]', 'x-api-key': '[redacted]' });
+    expect(v).toMatchObject({ value: '[redacted]', item: { token: '[redacted]', email: '[redacted]' }, count: 2 });
+  });
+});
