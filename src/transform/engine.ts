@@ -113,6 +113,7 @@ export async function transformMessage(
   let headers: HeaderPlan | undefined;
   if (direction.headers.fields.length > 0) {
     const matches = scanHeaders(msg.headers, direction.headers.selectors);
+    checkMissing(direction.headers.fields, matches, TOP_HEADERS);
     headers = { matches, plan: round.planMatches(direction.headers.fields, matches, TOP_HEADERS) };
   }
 
