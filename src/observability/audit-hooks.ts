@@ -86,13 +86,17 @@ export function auditVaultApiDetokenize(
 }
 
 /**
- * The caller identity for audit records, from the verified mTLS client identity the trust layer puts on
- * the context (`clientIdentity`): `cn=<CN> <sha256 fingerprint>`, or null without one.
+ * The caller identity for audit records, from what the trust layer puts on the context: the authenticated
+ * principal (`principal.id`: `jwt:<azp or sub>` / `apikey:<name>`) and the verified mTLS client
+ * (`clientIdentity`: `cn=<CN> <sha256 fingerprint>`), space-separated; null when there is neither.
  */
 export function callerOf(c: Context): string | null {
+  const parts: string[] = [];
+  const principal = c.get('principal' as never) as { id?: unknown } | null | undefined;
+  if (principal && typeof principal.id === 'string') parts.push(principal.id);
   const id = c.get('clientIdentity' as never) as { cn?: string; fingerprint?: string } | null | undefined;
-  if (!id || typeof id.fingerprint !== 'string') return null;
-  return id.cn ? `cn=${id.cn} ${id.fingerprint}` : id.fingerprint;
+  if (id && typeof id.fingerprint === 'string') parts.push(id.cn ? `cn=${id.cn} ${id.fingerprint}` : id.fingerprint);
+  return parts.length > 0 ? parts.join(' ') : null;
 }
 
 /**

@@ -12,6 +12,7 @@ import { requestId } from 'hono/request-id';
 import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js';
 import { splitQuery } from '../codecs/form.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { callerOf } from '../observability/audit-hooks.js';
 import type { Logger } from '../observability/logger.js';
 import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { charset, endToEndHeaders, mediaType } from '../proxy/headers.js';
@@ -74,7 +75,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     let body = await readBody(incoming, limits.requestBodyBytes);
     let headers = endToEndHeaders(incoming.headers);
     let pathAndQuery = incoming.url ?? '/';
-    const ctx = { requestId: c.get('requestId'), routeId: route.id };
+    const ctx = { requestId: c.get('requestId'), routeId: route.id, caller: callerOf(c) };
     if (route.request) {
       if (route.request.fields.length > 0 && body.length > 0) checkRewritable(route.request, incoming.headers['content-type'], 'request');
       // Body, query string and headers in one transform: one vault round for all of them.
