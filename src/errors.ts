@@ -26,9 +26,16 @@ export const ERROR_STATUS = {
   INVALID_FORM: 400,
   INVALID_MULTIPART: 400,
   INVALID_ENCODING: 400,
+  /** The request target or Host could be read differently by the router, the auth guard and the upstream (auth/request-target.ts). */
+  INVALID_PATH: 400,
   // 401 / 403: the client's TLS certificate is missing or not on the allowlist (src/auth/mtls.ts)
   CLIENT_CERT_REQUIRED: 401,
   CLIENT_NOT_ALLOWED: 403,
+  // 401 / 403: bearer credentials (JWT, API key) missing or not valid; the caller lacks a permission or the
+  // detokenize policy refuses the release (src/auth/)
+  AUTH_REQUIRED: 401,
+  AUTH_INVALID: 401,
+  FORBIDDEN: 403,
   // 401: a provider webhook's signature is missing, wrong, or outside the replay window (src/auth/signatures/)
   SIGNATURE_MISSING: 401,
   SIGNATURE_INVALID: 401,
