@@ -425,3 +425,130 @@ function posAfter(text: string, needle: string, nth: number, shift: number): str
   const [line, col] = at(text, needle, nth).split(':').map(Number);
   return `${line}:${col! + shift}`;
 }
+
+/** `line:column` moved `by` columns to the right. */
+function shift(position: string, by: number): string {
+  const [line, column] = position.split(':').map(Number);
+  return `${line}:${column! + by}`;
+}
+
+/** A file whose single route has this request direction (YAML block under `request:`). */
+function withRequest(direction: string, response = ''): string {
+  return `${head}  - id: send
+    match: { method: POST, path: /send }
+    upstream: demo
+    auth: none
+    request:
+${direction}
+${response}`;
+}
+
+describe('compileRuleFile: locations, codecs, nested documents, scan', () => {
+  const FORM = withRequest(`      codec: form
+      fields:
+        - { select: To, action: detokenize, type: phone }
+        - select: ContentVariables
+          codec: json
+          fields:
+            - { select: "$.1", action: detokenize, type: email }
+            - select: $.raw
+              codec: form
+              fields: [{ select: Email, action: mask, style: email }]
+        - { select: Body, action: scan }
+        - { select: "query:Callback", action: hash }
+        - { select: "header:X-User-Email", action: tokenize, type: email }`, `    response:
+      fields:
+        - { select: "$.reason", action: scan, find: [email], then: redact }
+        - { select: "header:Location", action: redact, missing: skip }`);
+
+  it('splits fields by location, compiles name selectors, nested documents and scan defaults', () => {
+    const route = compileRuleFile('rules/twilio.yaml', FORM, { keyring, env: {} }).routes[0]!;
+    const req = route.request!;
+    expect(req.codec).toBe('form');
+    expect(req.contentTypes).toEqual(['application/x-www-form-urlencoded']);
+    expect(req.fields.map((f) => f.selector)).toEqual([
+      { source: 'To', segments: [{ kind: 'key', key: 'To' }] },
+      { source: 'ContentVariables', segments: [{ kind: 'key', key: 'ContentVariables' }] },
+      { source: 'Body', segments: [{ kind: 'key', key: 'Body' }] },
+    ]);
+    expect(req.selectors).toEqual(req.fields.map((f) => f.selector));
+    expect(req.query.fields.map((f) => [f.location, f.selector.source, f.selector.segments])).toEqual([
+      ['query', 'query:Callback', [{ kind: 'key', key: 'Callback' }]],
+    ]);
+    expect(req.headers.fields.map((f) => [f.location, f.selector.source, f.selector.segments])).toEqual([
+      ['header', 'header:X-User-Email', [{ kind: 'key', key: 'x-user-email' }]],
+    ]);
+    const nested = req.fields[1]!.action;
+    expect(nested.kind).toBe('document');
+    if (nested.kind !== 'document') return;
+    expect(nested.document.codec).toBe('json');
+    expect(nested.document.selectors.map((s) => s.source)).toEqual(['$.1', '$.raw']);
+    const inner = nested.document.fields[1]!.action;
+    expect(inner.kind === 'document' && inner.document.codec).toBe('form');
+    const scan = req.fields[2]!.action;
+    expect(scan).toMatchObject({ kind: 'scan', find: ['email', 'phone'], then: 'tokenize' });
+    expect(scan.kind === 'scan' && [scan.specs.email.type, scan.specs.email.namespace, scan.specs.phone.type]).toEqual(['email', 'default', 'phone']);
+    expect(route.response!.fields[0]!.action).toMatchObject({ kind: 'scan', find: ['email'], then: 'redact' });
+    expect(route.response!.headers.fields[0]!.policy.missing).toBe('skip');
+    expect(Object.isFrozen(nested.document.fields)).toBe(true);
+  });
+
+  it('multipart bodies take field names too', () => {
+    const text = withRequest(`      codec: multipart
+      fields: [{ select: email, action: tokenize, type: email }]`);
+    const req = compileRuleFile('rules/demo.yaml', text, { keyring, env: {} }).routes[0]!.request!;
+    expect(req.contentTypes).toEqual(['multipart/form-data']);
+    expect(req.selectors[0]!.segments).toEqual([{ kind: 'key', key: 'email' }]);
+  });
+
+  it('location selector problems point at the selector', () => {
+    const text = withRequest(
+      `      fields:
+        - { select: "query:", action: redact }
+        - { select: "header:X User", action: redact }
+        - { select: "header:x-a", action: redact }
+        - { select: "header:X-A", action: redact }`,
+      `    response:
+      fields: [{ select: "query:to", action: redact }]`,
+    );
+    expect(problems(text)).toEqual([
+      `rules/demo.yaml:${shift(at(text, '"query:"'), 7)}: route 'send' field 'query:': expected a parameter name after 'query:'`,
+      `rules/demo.yaml:${at(text, ' User"')}: route 'send' field 'header:X User': invalid header name: expected letters, digits and !#$%&'*+-.^_\`|~ (selector column 9)`,
+      `rules/demo.yaml:${at(text, '"header:X-A"')}: route 'send' field 'header:X-A': selector already used by the field at line ${at(text, '"header:x-a"').split(':')[0]} of this request (one rule per field)`,
+      `rules/demo.yaml:${at(text, '"query:to"')}: route 'send' field 'query:to': a response has no query string ('query:' selectors belong in request)`,
+    ]);
+  });
+
+  it('form selectors are names; location prefixes are refused inside nested documents', () => {
+    const text = withRequest(`      codec: form
+      fields:
+        - { select: $.To, action: redact }
+        - select: Vars
+          codec: json
+          fields:
+            - { select: "header:x", action: redact }
+            - { select: "$.a[", action: redact }`);
+    expect(problems(text)).toEqual([
+      `rules/demo.yaml:${at(text, '$.To')}: route 'send' field '$.To': form fields are selected by name, not JSONPath (expected e.g. 'To', got '$.To')`,
+      `rules/demo.yaml:${at(text, '"header:x"')}: route 'send' field 'Vars > header:x': 'header:' selectors are for the message itself, not inside a nested document (expected a json selector)`,
+      `rules/demo.yaml:${shift(at(text, '"$.a['), 5)}: route 'send' field 'Vars > $.a[': invalid selector: expected a quoted key ('...' or "..."), * or an index after '[' (selector column 5)`,
+    ]);
+  });
+
+  it('nested document and scan shapes: what is missing or unknown', () => {
+    const text = withRequest(`      fields:
+        - { select: $.a, fields: [{ select: $.b, action: redact }] }
+        - { select: $.c, codec: multipart, fields: [{ select: x, action: redact }] }
+        - { select: $.d }
+        - { select: $.e, action: scan, find: [email, ssn], then: hash }
+        - { select: $.f, codec: json, action: redact, fields: [{ select: $.g, action: redact }] }`);
+    expect(problems(text)).toEqual([
+      `rules/demo.yaml:${at(text, '{ select: $.a')}: route 'send' field '$.a': missing required key 'codec' in 'fields[0]' (one of json, form)`,
+      `rules/demo.yaml:${at(text, 'multipart')}: route 'send' field '$.c': unknown codec 'multipart' (expected one of json, form)`,
+      `rules/demo.yaml:${at(text, '{ select: $.d')}: route 'send' field '$.d': missing required key 'action' in 'fields[2]' (one of tokenize, detokenize, redact, mask, hash, scan; or 'codec' and 'fields' for a nested document)`,
+      `rules/demo.yaml:${at(text, 'ssn')}: route 'send' field '$.e': unknown find 'ssn' (expected one of email, phone)`,
+      `rules/demo.yaml:${at(text, 'hash }')}: route 'send' field '$.e': unknown then 'hash' (expected one of tokenize, mask, redact)`,
+      `rules/demo.yaml:${at(text, 'action: redact, fields')}: route 'send' field '$.f': 'action' does not apply to a nested document field (codec + fields); its fields say what happens inside`,
+    ]);
+  });
+});

@@ -227,6 +227,12 @@ function describe(source: RuleSource, data: unknown, path: DocPath, e: ErrorObje
 
 function unknownKey(extra: string, parent: SchemaObject, objectData: unknown): string {
   const action = at(objectData, ['action']);
+  const nested = at(objectData, ['fields']) !== undefined;
+  const ownKey = Object.hasOwn((parent.properties as SchemaObject | undefined) ?? {}, extra);
+  const actionKey = [...ACTION_KEYS.values()].some((keys) => keys.has(extra));
+  if (nested && (extra === 'action' || (actionKey && !ownKey))) {
+    return `'${extra}' does not apply to a nested document field (codec + fields); its fields say what happens inside`;
+  }
   if (typeof action === 'string' && ACTION_KEYS.has(action)) {
     const owners = [...ACTION_KEYS].filter(([, keys]) => keys.has(extra)).map(([name]) => name);
     if (owners.length > 0) return `'${extra}' is not an option of action '${action}' (it belongs to ${owners.join(', ')})`;
