@@ -5,25 +5,9 @@
  * failed write surfaces as AUDIT_UNAVAILABLE before anything is released (fail closed).
  */
 import type { Context } from 'hono';
+import type { AuditHook, DetokenizeAuditEvent, TransformContext } from '../transform/audit.js';
 import type { DeleteItem, DetokenizeItem, DetokenizeResult, TokenizeItem, Vault } from '../vault/interface.js';
 import { auditFingerprint, type AuditEvent, type AuditSink } from './audit.js';
-
-/** What the engine reports per detokenized field (mirrors transform/engine.ts DetokenizeAuditEvent). */
-export interface EngineDetokenizeEvent {
-  readonly path: string;
-  readonly tokenType: string;
-  readonly found: boolean;
-  readonly tokenFingerprint: string;
-}
-
-/** Request context the engine passes along (mirrors transform/engine.ts). */
-export interface EngineAuditContext {
-  readonly requestId: string;
-  readonly routeId: string;
-  readonly side: 'request' | 'response';
-  /** Caller identity, when the proxy knows one. */
-  readonly caller?: string | null;
-}
 
 /**
  * The engine's `audit` hook over a sink. `upstreamHostOf(routeId)` names where request-side values go; on
@@ -33,16 +17,16 @@ export interface EngineAuditContext {
  *   const audit = engineAuditHook(sink, (id) => hosts.get(id) ?? null);
  *   await audit.detokenized(events, { requestId, routeId: 'send', side: 'request' });
  */
-export function engineAuditHook(sink: AuditSink, upstreamHostOf: (routeId: string) => string | null) {
+export function engineAuditHook(sink: AuditSink, upstreamHostOf: (routeId: string) => string | null): AuditHook {
   return {
-    detokenized(events: readonly EngineDetokenizeEvent[], ctx?: EngineAuditContext): Promise<void> {
-      const upstream = ctx && ctx.side === 'request' ? upstreamHostOf(ctx.routeId) : null;
+    detokenized(events: readonly DetokenizeAuditEvent[], ctx: TransformContext = {}): Promise<void> {
+      const upstream = ctx.side === 'request' && ctx.routeId !== undefined ? upstreamHostOf(ctx.routeId) : null;
       return sink.record(
         events.map((e) => ({
           event: 'detokenize',
-          requestId: ctx?.requestId ?? null,
-          caller: ctx?.caller ?? null,
-          route: ctx?.routeId ?? null,
+          requestId: ctx.requestId ?? null,
+          caller: ctx.caller ?? null,
+          route: ctx.routeId ?? null,
           upstream,
           tokenType: e.tokenType,
           field: e.path,

@@ -25,7 +25,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { link, mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { hmacSha256 } from '../crypto/hmac.js';
 import { GatewayError } from '../errors.js';
 import { errorFields, type Logger } from './logger.js';
 
@@ -78,14 +77,10 @@ export function lineHash(line: string): string {
 
 /**
  * The keyed fingerprint of a token for audit records: HMAC-SHA256(fingerprintKey, 'audit', namespace,
- * token), first 32 hex characters. Domain-separated from the vault's lookup fingerprints by the 'audit' part.
- *
- * @example
- *   auditFingerprint(keyring.fingerprintKey, 'default', token) // '3fa85f64...' (32 hex)
+ * token), first 32 hex characters. The transform engine owns it (it fingerprints the tokens it resolves);
+ * re-exported here so the vault API and the deletion hook use the very same function.
  */
-export function auditFingerprint(fingerprintKey: Buffer, namespace: string, token: string): string {
-  return hmacSha256(fingerprintKey, 'audit', namespace, token).toString('hex').slice(0, 32);
-}
+export { auditFingerprint } from '../transform/audit.js';
 
 function unavailable(cause: unknown): GatewayError {
   return new GatewayError('AUDIT_UNAVAILABLE', 'the audit log cannot be written', { cause });
