@@ -104,9 +104,10 @@ describe('findPii: inserted values are found exactly', () => {
       return `${prefix}${code}${separator}${groups.join(separator)}`;
     });
 
-  // Filler words never start with a digit, a separator, '+' or a local-part character next to a value.
-  const fillerStart = fc.constantFrom(...'abcXYZéü中😀!?;:"<>[]{}/#$*'.split(''), '😀');
-  const fillerRest = fc.string({ unit: fc.constantFrom(...'abc019.,;:!?-()@\'é中'.split('')), maxLength: 8 });
+  // Filler words never start with a digit or a separator (a phone before them would take it in), and hold
+  // no '+' or '0' (a number starting inside a filler word could run on into the value after it).
+  const fillerStart = fc.constantFrom(...'abcXYZéü中!?;:"<>[]{}/#$*'.split(''), '😀');
+  const fillerRest = fc.string({ unit: fc.constantFrom(...'abc19.,;:!?-()@\'é中'.split('')), maxLength: 8 });
   const filler = fc.tuple(fillerStart, fillerRest).map(([a, b]) => a + b);
 
   it('every inserted email and phone is a span, whatever the filler', () => {
@@ -138,7 +139,7 @@ describe('findPii: inserted values are found exactly', () => {
 describe('findPii: linear work on hostile input', () => {
   const LENGTH = 100_000;
   /** Both scanners together: the sum of their per-scanner bounds. */
-  const STEPS_PER_CHAR = 16;
+  const STEPS_PER_CHAR = 8 + 16;
 
   it.each(Object.entries(adversarialInputs(LENGTH)))('%s', (_name, text) => {
     const counter = { steps: 0 };

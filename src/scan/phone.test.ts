@@ -94,8 +94,12 @@ describe('findPhones: agreement with the phone token format', () => {
 
 describe('findPhones: linear work on hostile input', () => {
   const LENGTH = 100_000;
-  /** Characters examined per input character: a quadratic scan would be in the thousands here. */
-  const STEPS_PER_CHAR = 8;
+  /**
+   * Characters examined per input character; a quadratic scan would be in the thousands here. Analytic
+   * bound: ~76 steps per candidate start, starts at least 3 characters apart while inside a window, so
+   * ~26; the worst found by search is ~8 ('.4)(00' repeated: every window fills up, then is refused).
+   */
+  const STEPS_PER_CHAR = 16;
 
   it.each(Object.entries(adversarialInputs(LENGTH)))('%s', (_name, text) => {
     const counter = { steps: 0 };
@@ -105,7 +109,7 @@ describe('findPhones: linear work on hostile input', () => {
   });
 
   it('random text over hostile alphabets', () => {
-    const unit = fc.string({ unit: fc.constantFrom(...'+0 14-().,'.split('')), minLength: 1, maxLength: 12 });
+    const unit = fc.string({ unit: fc.constantFrom(...'+0 14-().,'.split('')), minLength: 1, maxLength: 24 });
     fc.assert(
       fc.property(unit, (u) => {
         const text = u.repeat(Math.ceil(20_000 / u.length));

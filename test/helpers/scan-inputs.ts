@@ -44,6 +44,7 @@ export function adversarialInputs(length: number): Record<string, string> {
     '+1.2. repeated': r('+1.2.'),
     '+44 almost-numbers': r('+44 20 79 46.09 '),
     'phones back to back': r('+44 20 7946 0958 '),
+    'full windows refused at the end (.4)(00)': r('.4)(00'),
   };
 }
 
