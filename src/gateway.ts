@@ -9,6 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
+import { assertRouteClientsServable, vaultApiAuthorizer } from './auth/mtls.js';
 import { formCodec } from './codecs/form.js';
 import { jsonCodec } from './codecs/json.js';
 import { multipartCodec } from './codecs/multipart.js';
@@ -26,6 +27,7 @@ import type { CompiledRuleSet } from './rules/types.js';
 import { createAdminApp } from './server/admin-app.js';
 import { createProxyApp } from './server/proxy-app.js';
 import { listen, type Listener } from './server/serve.js';
+import { TlsReloader, type ReloadResult, type TlsReloadable } from './server/tls.js';
 import { createVaultApiApp, type VaultApiDeps } from './server/vault-api.js';
 import type { Vault } from './vault/interface.js';
 import { createVault } from './vault/index.js';
@@ -49,6 +51,8 @@ export interface Gateway {
   readonly keyring: Keyring;
   readonly rules: CompiledRuleSet;
   readonly log: Logger;
+  /** Re-reads listener and upstream certificates, keys and CA bundles (SIGHUP; also done on file change). */
+  reloadTls(): Promise<ReloadResult>;
   /** This gateway's Prometheus registry and metrics (served on the admin listener at /metrics). */
   readonly metrics: GatewayMetrics;
   readonly audit: AuditLog;
@@ -98,6 +102,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     keyring = loadKeys(config, log);
     rules = loadRuleSet(config.rulesDir, { keyring, env: options.env ?? process.env });
+  assertRouteClientsServable(rules.routes, config.tls.proxy);
   } catch (err) {
     await audit.close();
     throw err;
@@ -150,7 +155,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const opened: Listener[] = [];
   try {
-    const proxy = await listen(proxyApp, config.listen);
+    const proxy = await listen(proxyApp, config.listen, config.tls.proxy, 'proxy listener');
     opened.push(proxy);
     const admin = await listen(adminApp, config.adminListen);
     opened.push(admin);
@@ -163,13 +168,19 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         maxBatch: config.limits.vaultApiMaxBatch,
         bodyLimit: config.limits.vaultApiBodyBytes,
         defaultNamespace: config.vaultApiNamespace,
-        authorize: options.authorizeVaultApi,
+        authorize: vaultApiAuthorizer(config.tls.vaultApiClients, options.authorizeVaultApi),
         audit,
         metrics,
       });
-      vaultApi = await listen(vaultApp, config.vaultApiListen);
+      vaultApi = await listen(vaultApp, config.vaultApiListen, config.tls.vaultApi, 'vault API listener');
       opened.push(vaultApi);
     }
+    const reloadable: TlsReloadable[] = [proxy.tls, vaultApi?.tls].filter((t): t is TlsReloadable => t !== undefined);
+    for (const u of upstreams.values()) {
+      if (u.tlsFiles.length > 0) reloadable.push({ name: `upstream '${u.name}'`, files: u.tlsFiles, reload: () => u.reloadTls() });
+    }
+    const tlsReloader = new TlsReloader(reloadable, log);
+    tlsReloader.watch();
     log.info(
       {
         proxy: proxy.url,
@@ -192,8 +203,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       log,
       metrics,
       audit,
+      reloadTls: () => tlsReloader.reload(),
       close: () =>
         (closing ??= (async () => {
+          tlsReloader.close();
           await Promise.all(opened.map((l) => l.close()));
           await Promise.all([...upstreams.values()].map((u) => u.close()));
           if (!options.vault) await vault.close();

@@ -3,6 +3,7 @@
  * stdout/stderr (console is allowed here only) and return an exit code; nothing else calls process.exit.
  */
 import { auditCommand } from './audit.js';
+import { certsCommand } from './certs.js';
 import { demoUpstreamCommand } from './demo-upstream.js';
 import { keysCommand } from './keys.js';
 import { rulesCheckCommand } from './rules-check.js';
@@ -22,6 +23,7 @@ Commands:
   detokenize            Resolve tokens from arguments or stdin (one per line)
   keys init [path]      Create a production key file (mode 0600); 'keys generate' prints one as JSON
   audit verify [file]   Check the audit trail's hash chain; exit 1 naming the first broken line
+  certs init [dir]      Create a dev CA, server and client certificates for mTLS (default ./certs; needs openssl)
   demo-upstream         A stand-in platform/provider for the README walkthrough: prints what it receives
 
 Run 'pii-gateway <command> --help' for a command's options. Settings: README.md#configuration.
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       return keysCommand(rest);
     case 'audit':
       return auditCommand(rest);
+    case 'certs':
+      return certsCommand(rest);
     case 'demo-upstream':
       return demoUpstreamCommand(rest);
     case undefined:

@@ -33,9 +33,16 @@ export async function startCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const gw = gateway;
+  // SIGHUP: re-read TLS certificates, keys and CA bundles (listeners and upstreams); failures keep the old ones.
+  const reload = (): void => {
+    gw.log.info({ signal: 'SIGHUP' }, 'reloading TLS certificates');
+    void gw.reloadTls();
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       gw.log.info({ signal }, 'shutting down');
+      process.off('SIGHUP', reload);
       void gw.close().then(resolve);
     };
     process.once('SIGINT', stop);

@@ -9,6 +9,8 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
+import { identityLogFields } from '../auth/identity.js';
+import { clientGuard, clientIdentity, type ClientIdentityVariables } from '../auth/mtls.js';
 import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js';
 import { splitQuery } from '../codecs/form.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -32,11 +34,12 @@ export interface ProxyAppDeps {
   readonly metrics?: GatewayMetrics;
 }
 
-export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string; routeId: string } };
+export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string; routeId: string } & ClientIdentityVariables };
 
 export function createProxyApp(deps: ProxyAppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
   app.use(requestId());
+  app.use(clientIdentity());
   const { metrics } = deps;
   if (metrics) {
     const upstreamOf = new Map(deps.rules.routes.map((r) => [r.id, r.upstream.name]));
@@ -64,12 +67,14 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
   const upstream = deps.upstreams.get(route.upstream.name);
   if (!upstream) throw new GatewayError('CONFIG_INVALID', `route ${route.id}: no upstream '${route.upstream.name}'`);
   const { log, limits } = deps;
+  const checkClient = clientGuard(route.clients);
 
   return async function proxyRoute(c: Context<ProxyEnv>, next: Next): Promise<Response | void> {
     const incoming = c.env.incoming;
     if (route.host !== undefined && hostOf(incoming.headers.host) !== route.host) return next();
     const started = performance.now();
     c.set('routeId', route.id);
+    checkClient(c); // mTLS allowlist (route `clients:`), before a byte of the body is read
     const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0 };
 
     let body = await readBody(incoming, limits.requestBodyBytes);
@@ -114,6 +119,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       {
         requestId: c.get('requestId'),
         route: route.id,
+        client: identityLogFields(c.get('clientIdentity')),
         method: route.method,
         status: res.status,
         ms: Math.round((performance.now() - started) * 100) / 100,

@@ -10,6 +10,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
+import { clientIdentity, type ClientIdentityVariables } from '../auth/mtls.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Keyring } from '../crypto/types.js';
 import type { AuditSink } from '../observability/audit.js';
@@ -39,7 +40,7 @@ export interface VaultApiDeps {
   readonly metrics?: GatewayMetrics;
 }
 
-type VaultEnv = { Bindings: HttpBindings; Variables: { requestId: string } };
+type VaultEnv = { Bindings: HttpBindings; Variables: { requestId: string } & ClientIdentityVariables };
 
 /** CleverTap's documented batch limits. */
 const CT_TOKENIZE_MAX = 1000;
@@ -52,6 +53,7 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
   const app = new Hono<VaultEnv>();
   const authorize = deps.authorize ?? (() => undefined);
   app.use(requestId());
+  app.use(clientIdentity());
   if (deps.metrics) {
     app.use(requestMetrics(deps.metrics, 'vault_api', (c) => (ENDPOINTS.has(c.req.path) ? c.req.path : 'unmatched')));
   }
