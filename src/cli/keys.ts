@@ -5,10 +5,12 @@
  * token; losing an encryption key loses the values it sealed). generate prints the same JSON to stdout, for
  * a secret manager that injects it as PII_GATEWAY_KEYS.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { generateKeyFile, writeKeyFile } from '../crypto/keyring.js';
+import { AuditLog } from '../observability/audit.js';
 
 const HELP = `Usage:
   pii-gateway keys init [path]   Write a new key file (default: PII_GATEWAY_KEYS_FILE, i.e. ./data/keys.json), mode 0600.
@@ -34,7 +36,24 @@ export async function keysCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === 'init') {
-    const file = target ? path.resolve(target) : loadConfig().keys.file;
+    const config = loadConfig();
+    const file = target ? path.resolve(target) : config.keys.file;
+    if (existsSync(file)) {
+      console.error(`pii-gateway keys init: ${file} already exists; refusing to overwrite keys`);
+      return 1;
+    }
+    // Key generation is key administration: recorded in the audit trail first, refused if it cannot be.
+    const audit = new AuditLog({ ...config.audit });
+    try {
+      await audit.record([
+        { event: 'keys.generate', requestId: null, caller: null, route: 'cli keys init', upstream: null, tokenType: null, field: null, count: 1, outcome: 'generating', tokenFingerprint: null },
+      ]);
+    } catch {
+      console.error(`pii-gateway keys init: cannot write the audit log ${audit.file}; no keys were generated (PII_GATEWAY_AUDIT_FILE)`);
+      return 1;
+    } finally {
+      await audit.close();
+    }
     try {
       writeKeyFile(file, generateKeyFile());
     } catch (err) {
