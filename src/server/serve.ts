@@ -56,7 +56,7 @@ export function listen(
       reload: async () => {
         const next = readListenerMaterial(name, tls);
         if (next.digest === material.digest) return 'unchanged';
-        https.setSecureContext(next.options);
+        https.setSecureContext(listenerServerOptions(tls, next)); // the whole set: omitted options would reset
         material = next;
         return 'reloaded';
       },

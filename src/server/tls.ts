@@ -8,6 +8,7 @@
  * replaced rather than written in place). A reload that fails keeps what is running and logs an error;
  * material whose bytes did not change is not re-applied.
  */
+import { constants } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import path from 'node:path';
@@ -22,6 +23,8 @@ export { MIN_TLS_VERSION, readTlsMaterial, type TlsMaterial } from '../config/tl
 export function listenerServerOptions(config: ListenerTlsConfig, material: TlsMaterial): HttpsServerOptions {
   return {
     ...material.options,
+    // No TLS 1.2 renegotiation: the client identity is read once per connection and must not change under it.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     requestCert: config.clientAuth !== 'none',
     // 'optional' accepts a connection without a certificate; dropUnverifiedPeer() drops a bad one.
     rejectUnauthorized: config.clientAuth === 'required',

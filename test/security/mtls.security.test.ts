@@ -391,6 +391,41 @@ describe('reload without restart', () => {
     expect(r.json.path).toBe('/slow');
   });
 
+  it('after a reload the listener still refuses TLS renegotiation and keeps TLS 1.2 as the floor', async () => {
+    const u = new URL(gw.url);
+    const renegotiated = await new Promise<Error | null>((resolve, reject) => {
+      const socket = tlsConnect(
+        {
+          host: u.hostname,
+          port: Number(u.port),
+          ca: readFileSync(ca.cert),
+          cert: readFileSync(dispatcher.cert),
+          key: readFileSync(dispatcher.key),
+          servername: 'localhost',
+          maxVersion: 'TLSv1.2',
+        },
+        () => {
+          expect(socket.getProtocol()).toBe('TLSv1.2');
+          socket.renegotiate({}, (err) => {
+            socket.destroy();
+            resolve(err ?? null);
+          });
+        },
+      );
+      socket.on('error', (err) => resolve(err));
+      setTimeout(() => reject(new Error('no answer to renegotiation')), 5000).unref();
+    });
+    expect(renegotiated).not.toBeNull();
+    const old = await new Promise<Error | null>((resolve) => {
+      const socket = tlsConnect({ host: u.hostname, port: Number(u.port), ca: readFileSync(ca.cert), maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () => {
+        socket.destroy();
+        resolve(null);
+      });
+      socket.on('error', (err) => resolve(err));
+    });
+    expect(old).not.toBeNull();
+  });
+
   it('a bad new certificate keeps the old one and logs an error', async () => {
     const good = readFileSync(path.join(listenerDir, 'tls.crt'));
     writeFileSync(path.join(listenerDir, 'tls.crt'), '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
