@@ -1,0 +1,30 @@
+/**
+ * Token formats (src/tokens): normalize + derive (what the vault does for a new value) and isToken (the
+ * keyed recognition the detokenize path runs before asking the vault), for every token type.
+ *   node --import tsx bench/micro/tokens.bench.ts
+ */
+import { ephemeralKeyring } from '../../src/crypto/keyring.js';
+import { createTokenSpec } from '../../src/tokens/index.js';
+import type { TokenType } from '../../src/tokens/types.js';
+import { runMicro, type MicroTask } from './lib.js';
+
+const keyring = ephemeralKeyring();
+const samples: Record<TokenType, string> = {
+  email: 'Jack.Montana@Gmail.com',
+  phone: '+1 (415) 555-1234',
+  opaque: 'Jack Montana',
+  digits: '4111111111111111',
+};
+const tasks: MicroTask[] = [];
+for (const type of Object.keys(samples) as TokenType[]) {
+  const { format } = createTokenSpec({ type, namespace: 'bench' }, keyring);
+  const normalized = format.normalize(samples[type]);
+  const token = format.derive(normalized, 'bench', 0);
+  if (!format.isToken(token)) throw new Error(`${type}: derived token not recognized`);
+  tasks.push(
+    { name: `${type}: normalize + derive`, fn: () => format.derive(format.normalize(samples[type]), 'bench', 0) },
+    { name: `${type}: isToken (a token)`, fn: () => format.isToken(token) },
+    { name: `${type}: isToken (a raw value)`, fn: () => format.isToken(samples[type]) },
+  );
+}
+await runMicro('token formats', tasks);
