@@ -23,6 +23,12 @@ export const ENV_EXPANDED: readonly string[] = Object.freeze([
   'upstreams.*.tls.key',
   'upstreams.*.tls.ca',
   'upstreams.*.tls.servername',
+  // provider signatures (rules/compile-signatures.ts): secrets must be exactly ${VAR}; urls and the public key may mix text
+  'routes.*.verify.secret',
+  'routes.*.verify.url',
+  'routes.*.verify.publicKey',
+  'routes.*.resign.secret',
+  'routes.*.resign.url',
 ]);
 
 /** A problem in a `${...}` reference; `offset` is the 0-based index of its `$` in the text. */

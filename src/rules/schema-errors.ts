@@ -199,7 +199,9 @@ function describe(source: RuleSource, data: unknown, path: DocPath, e: ErrorObje
     }
     case 'pattern': {
       const label = PATTERN_LABELS[baseKey(path)] ?? baseKey(path);
-      return { ...value, message: `${prefix}invalid ${label} ${show(e.data)} (expected ${String(parent['x-expected'] ?? `to match ${String(params.pattern)}`)})` };
+      // A literal secret written where a ${VAR} belongs is not repeated into logs.
+      const shown = label === 'secret' ? '(value not shown)' : show(e.data);
+      return { ...value, message: `${prefix}invalid ${label} ${shown} (expected ${String(parent['x-expected'] ?? `to match ${String(params.pattern)}`)})` };
     }
     case 'minItems':
     case 'minProperties':

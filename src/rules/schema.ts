@@ -17,6 +17,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { FINGERPRINT_EXPECTED, FINGERPRINT_PATTERN, type ClientMatcherInput } from '../auth/identity.js';
+import { signatureDefinitions, signatureRouteProperties, type ResignInput, type VerifyInput } from './schema-signatures.js';
 
 /** Codec names a direction may use. Add new ones here and in content-type.ts. */
 export const CODEC_NAMES = ['json', 'form', 'multipart'] as const;
@@ -108,6 +109,7 @@ export const rulesSchema = {
     },
   },
   definitions: {
+    ...signatureDefinitions,
     upstream: {
       type: 'object',
       additionalProperties: false,
@@ -244,6 +246,7 @@ export const rulesSchema = {
             'mTLS allowlist: only clients whose verified certificate matches one entry may use this route (401 CLIENT_CERT_REQUIRED without a certificate, 403 CLIENT_NOT_ALLOWED otherwise), checked before the body is read. Omitted: any client the listener accepts.',
           items: { $ref: '#/definitions/clientMatcher' },
         },
+        ...signatureRouteProperties, // verify:, resign: (schema-signatures.ts)
       },
     },
     direction: {
@@ -499,6 +502,8 @@ export interface RouteInput {
   request?: DirectionInput;
   response?: DirectionInput;
   clients?: ClientMatcherInput[];
+  verify?: VerifyInput;
+  resign?: ResignInput;
 }
 export interface UpstreamInput {
   url: string;

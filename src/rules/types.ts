@@ -3,6 +3,7 @@
  * transform engine and the server run. Everything here is frozen and built once at start-up.
  */
 import type { ClientMatcher } from '../auth/identity.js';
+import type { ResignSpec, VerifySpec } from '../auth/signatures/types.js';
 import type { CompiledSelector } from '../codecs/selector.js';
 import type { TokenSpec, TokenType } from '../tokens/types.js';
 
@@ -127,6 +128,10 @@ export interface CompiledRoute {
   readonly origin: string;
   /** Allowlist of mTLS client identities; undefined lets any client the listener accepts through. */
   readonly clients?: readonly ClientMatcher[];
+  /** Provider signature checked on the raw request body before anything reads it (`verify:`, auth/signatures/). */
+  readonly verify?: VerifySpec;
+  /** Signature for the next hop over the final (rewritten) request (`resign:`); set only with `verify`. */
+  readonly resign?: ResignSpec;
 }
 
 export interface CompiledRuleSet {
