@@ -11,6 +11,7 @@ import { Hono, type Context, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
 import { identityLogFields } from '../auth/identity.js';
 import { clientGuard, clientIdentity, type ClientIdentityVariables } from '../auth/mtls.js';
+import { routeSignatures } from '../auth/signatures/index.js';
 import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js';
 import { splitQuery } from '../codecs/form.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -68,6 +69,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
   if (!upstream) throw new GatewayError('CONFIG_INVALID', `route ${route.id}: no upstream '${route.upstream.name}'`);
   const { log, limits } = deps;
   const checkClient = clientGuard(route.clients);
+  const signatures = routeSignatures(route.verify, route.resign); // provider webhook signatures (route `verify:`/`resign:`)
 
   return async function proxyRoute(c: Context<ProxyEnv>, next: Next): Promise<Response | void> {
     const incoming = c.env.incoming;
@@ -78,6 +80,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0 };
 
     let body = await readBody(incoming, limits.requestBodyBytes);
+    signatures.verify(incoming.headers, body, incoming.url ?? '/'); // on the raw bytes, before any decoding or rule
     let headers = endToEndHeaders(incoming.headers);
     let pathAndQuery = incoming.url ?? '/';
     const ctx = { requestId: c.get('requestId'), routeId: route.id, caller: callerOf(c) };
@@ -97,6 +100,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     // list, filtered; identity when none is left). The response is re-encoded as it came (content-encoding.ts).
     if (route.response) headers['accept-encoding'] = acceptEncodingFor(incoming.headers['accept-encoding']);
 
+    pathAndQuery = signatures.resign(headers, body, pathAndQuery); // over the final body and headers, after the rewrite
     const res = await upstream.forward({
       method: incoming.method ?? 'GET',
       pathAndQuery,
