@@ -170,6 +170,10 @@ describe('Twilio status callback (form): verify, tokenize, re-sign for the platf
       expect(res.json().error.message).not.toContain(signature);
     }
     expect(upstream.received).toHaveLength(0);
+    // Refusals are logged with their code, and with neither the signatures nor the callback's PII.
+    const logged = gw.logs.lines.join('\n');
+    expect(logged).toContain('SIGNATURE_INVALID');
+    for (const secretish of [forged, good, '15558675310', '15017122661']) expect(logged).not.toContain(secretish);
   });
 
   it('without resign the request passes untouched, and a caller-sent X-PII-Gateway-Signature is dropped', async () => {
