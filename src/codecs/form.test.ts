@@ -87,6 +87,12 @@ describe('form: refusals (stable codes, no values in messages)', () => {
     ['percent-encoded invalid UTF-8', 'To=secret%FF', 'INVALID_UTF8'],
     ['a truncated UTF-8 sequence', 'To=secret%C3', 'INVALID_UTF8'],
     ['an encoded surrogate', 'To=%ED%A0%80', 'INVALID_UTF8'],
+    ['an overlong 2-byte sequence', 'To=secret%C0%AF', 'INVALID_UTF8'],
+    ['an overlong 3-byte sequence', 'To=secret%E0%80%AF', 'INVALID_UTF8'],
+    ['a code point above U+10FFFF', 'To=secret%F4%90%80%80', 'INVALID_UTF8'],
+    ['a stray continuation byte', 'To=secret%80', 'INVALID_UTF8'],
+    ['a lead byte without its continuation', 'To=secret%E2%82x', 'INVALID_UTF8'],
+    ['a long value that is not UTF-8', 'To=secret' + 'a'.repeat(100) + '%FF', 'INVALID_UTF8'],
     ['raw invalid UTF-8', Buffer.from([0x54, 0x6f, 0x3d, 0x73, 0xff]), 'INVALID_UTF8'],
     ['invalid UTF-8 in an unselected field', 'x=%80&To=1', 'INVALID_UTF8'],
   ];
@@ -199,5 +205,31 @@ describe('query strings through the form codec', () => {
   it('has no query without ?', () => {
     expect(splitQuery('/a')).toEqual({ path: '/a', query: null });
     expect(joinQuery('/a', null)).toBe('/a');
+  });
+});
+
+describe('form: UTF-8 validation agrees with the platform', () => {
+  it('accepts exactly what isUtf8 accepts, for every short percent-encoded byte sequence tried', async () => {
+    const { isUtf8 } = await import('node:buffer');
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom(0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xff),
+          { minLength: 1, maxLength: 8 },
+        ),
+        (bytes) => {
+        const body = Buffer.from('To=' + [...bytes].map((b) => '%' + b.toString(16).padStart(2, '0')).join(''));
+        let ok = true;
+        try {
+          formCodec.scan(body, [field('To')], OPTS);
+        } catch {
+          ok = false;
+        }
+        expect(ok).toBe(isUtf8(Buffer.from(bytes)));
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -23,7 +23,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { GatewayError } from '../errors.js';
-import { nameTable, occurrencePaths } from './field-names.js';
+import { nameTable, occurrencePaths, type NameTable } from './field-names.js';
 import type { CompiledSelector } from './selector.js';
 import type { Codec, Edit, Match, ScanOptions, ScanResult } from './types.js';
 
@@ -64,42 +64,77 @@ class Decoder {
 
   /**
    * Decodes b[s, e) ('+' -> space, %XX -> byte) and validates it. Returns the string when `want`, else ''.
+   * `special`: the range holds a '%' or '+' (the caller's one pass over the pair found it).
    * `what` names the component for messages: only selected names (which come from the rules) are named;
    * other names are request data and are never echoed.
    */
-  decode(s: number, e: number, want: boolean, what: string, field: string | undefined): string {
+  decode(s: number, e: number, special: boolean, want: boolean, what: string, field: string | undefined): string {
     const b = this.b;
-    let special = false;
-    for (let i = s; i < e; i++) {
-      const c = b[i]!;
-      if (c === PERCENT) {
-        if (i + 2 >= e || HEX[b[i + 1]!]! < 0 || HEX[b[i + 2]!]! < 0) throw badPercent(i, what, field);
-        special = true;
-        i += 2;
-      } else if (c === PLUS) {
-        special = true;
-      }
-    }
     if (!special) {
       if (!this.rawUtf8 && !isUtf8(b.subarray(s, e))) throw badUtf8(s, what, field);
       return want ? b.toString('utf8', s, e) : '';
     }
+    for (let i = s; i < e; i++) {
+      if (b[i] === PERCENT) {
+        if (i + 2 >= e || HEX[b[i + 1]!]! < 0 || HEX[b[i + 2]!]! < 0) throw badPercent(i, what, field);
+        i += 2;
+      }
+    }
     if (this.scratch.length < e - s) this.scratch = Buffer.allocUnsafe(Math.max(e - s, this.scratch.length * 2));
     const out = this.scratch;
     let n = 0;
+    let high = 0; // OR of the decoded bytes: below 0x80 means ASCII, valid UTF-8 without asking isUtf8
     for (let i = s; i < e; i++) {
-      const c = b[i]!;
+      let c = b[i]!;
       if (c === PERCENT) {
-        out[n++] = (HEX[b[i + 1]!]! << 4) | HEX[b[i + 2]!]!;
+        c = (HEX[b[i + 1]!]! << 4) | HEX[b[i + 2]!]!;
         i += 2;
-      } else {
-        out[n++] = c === PLUS ? 0x20 : c;
+      } else if (c === PLUS) {
+        c = 0x20;
       }
+      out[n++] = c;
+      high |= c;
     }
-    const decoded = out.subarray(0, n);
-    if (!isUtf8(decoded)) throw badUtf8(s, what, field);
-    return want ? decoded.toString('utf8') : '';
+    if (high >= 0x80 && !(n <= 64 ? shortUtf8(out, n) : isUtf8(out.subarray(0, n)))) throw badUtf8(s, what, field);
+    return want ? out.toString(high >= 0x80 ? 'utf8' : 'latin1', 0, n) : '';
   }
+}
+
+/**
+ * Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF) for b[0, n). For short
+ * values this loop is cheaper than a call into isUtf8; long ones go to isUtf8.
+ */
+function shortUtf8(b: Buffer, n: number): boolean {
+  let i = 0;
+  while (i < n) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0;
+      else if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90;
+      else if (c === 0xf4) hi = 0x8f;
+    } else return false;
+    if (i + need >= n) return false;
+    const d = b[i + 1]!;
+    if (d < lo || d > hi) return false;
+    for (let k = 2; k <= need; k++) {
+      const x = b[i + k]!;
+      if (x < 0x80 || x > 0xbf) return false;
+    }
+    i += need + 1;
+  }
+  return true;
 }
 
 function badPercent(at: number, what: string, field: string | undefined): GatewayError {
@@ -108,6 +143,41 @@ function badPercent(at: number, what: string, field: string | undefined): Gatewa
 
 function badUtf8(at: number, what: string, field: string | undefined): GatewayError {
   return new GatewayError('INVALID_UTF8', `${what} (starting at byte ${at}) does not decode to valid UTF-8`, { field });
+}
+
+/** The selected names as UTF-8 bytes, by byte length, for matching undecoded names without making strings. */
+class NameBytes {
+  private readonly byLength = new Map<number, { bytes: Buffer; name: string }[]>();
+  constructor(table: NameTable) {
+    for (const name in table) {
+      const bytes = Buffer.from(name, 'utf8');
+      const list = this.byLength.get(bytes.length);
+      if (list) list.push({ bytes, name });
+      else this.byLength.set(bytes.length, [{ bytes, name }]);
+    }
+  }
+
+  /** The selected name spelled exactly by b[s, e), if any. */
+  match(b: Buffer, s: number, e: number): string | undefined {
+    const list = this.byLength.get(e - s);
+    if (list === undefined) return undefined;
+    for (const { bytes, name } of list) {
+      let k = 0;
+      while (k < bytes.length && bytes[k] === b[s + k]) k++;
+      if (k === bytes.length) return name;
+    }
+    return undefined;
+  }
+}
+
+const bytesTables = new WeakMap<NameTable, NameBytes>();
+function bytesTable(table: NameTable): NameBytes {
+  let t = bytesTables.get(table);
+  if (t === undefined) {
+    t = new NameBytes(table);
+    bytesTables.set(table, t);
+  }
+  return t;
 }
 
 interface Raw {
@@ -124,38 +194,53 @@ interface Raw {
 
 function scan(body: Buffer, selectors: readonly CompiledSelector[], _options?: ScanOptions): ScanResult<FormMatch> {
   const table = nameTable(selectors, 'form');
-  const dec = new Decoder(body, isUtf8(body));
+  const rawUtf8 = isUtf8(body);
+  const dec = new Decoder(body, rawUtf8);
+  const byName = bytesTable(table);
   const raws: Raw[] = [];
   const fieldNames: string[] = [];
   const n = body.length;
-  let s = 0;
-  while (s <= n) {
-    let e = body.indexOf(AMP, s);
-    if (e === -1) e = n;
-    if (e > s) {
-      let eq = -1;
-      for (let i = s; i < e; i++) {
-        if (body[i] === EQ) {
-          eq = i;
-          break;
-        }
-      }
-      const nameEnd = eq === -1 ? e : eq;
-      const valueStart = eq === -1 ? e : eq + 1;
-      const name = dec.decode(s, nameEnd, true, 'a field name', undefined);
-      const sel = table[name];
-      if (sel === undefined) {
-        dec.decode(valueStart, e, false, 'a field value', undefined);
-      } else {
-        const value = dec.decode(valueStart, e, true, `the value of field ${name}`, name);
-        const field = fieldNames.length;
-        fieldNames.push(name);
-        for (const selector of sel) {
-          raws.push({ selector, name, value, pairStart: s, pairEnd: e, valueStart, hasEquals: eq !== -1, field });
-        }
+  // One pass over the bytes finds each pair's end, its first '=', and whether name or value needs decoding.
+  let i = 0;
+  while (i <= n) {
+    const s = i;
+    let eq = -1;
+    let nameSpecial = false;
+    let valueSpecial = false;
+    for (; i < n; i++) {
+      const c = body[i]!;
+      if (c === AMP) break;
+      if (c === EQ) {
+        if (eq === -1) eq = i;
+      } else if (c === PERCENT || c === PLUS) {
+        if (eq === -1) nameSpecial = true;
+        else valueSpecial = true;
       }
     }
-    s = e + 1;
+    const e = i;
+    i++;
+    if (e === s) continue; // empty sequence
+    const nameEnd = eq === -1 ? e : eq;
+    const valueStart = eq === -1 ? e : eq + 1;
+    let name: string | undefined;
+    if (nameSpecial) {
+      name = dec.decode(s, nameEnd, true, true, 'a field name', undefined);
+    } else {
+      // Most names need no decoding: compare their bytes with the selected names' and make no string.
+      name = byName.match(body, s, nameEnd);
+      if (name === undefined && !rawUtf8) dec.decode(s, nameEnd, false, false, 'a field name', undefined);
+    }
+    const sel = name === undefined ? undefined : table[name];
+    if (sel === undefined || name === undefined) {
+      dec.decode(valueStart, e, valueSpecial, false, 'a field value', undefined);
+      continue;
+    }
+    const value = dec.decode(valueStart, e, valueSpecial, true, `the value of field ${name}`, name);
+    const field = fieldNames.length;
+    fieldNames.push(name);
+    for (const selector of sel) {
+      raws.push({ selector, name, value, pairStart: s, pairEnd: e, valueStart, hasEquals: eq !== -1, field });
+    }
   }
   const paths = occurrencePaths(fieldNames);
   const matches: FormMatch[] = raws.map((r) =>
