@@ -30,6 +30,7 @@ import type {
   CompiledUpstream,
   FieldLocation,
   FieldPolicy,
+  ValueForm,
 } from './types.js';
 
 export interface CompileContext {
@@ -296,8 +297,15 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
         return { action: Object.freeze({ kind: 'hash', encoding: field.encoding ?? 'hex', prefix: field.prefix ?? 'h_' }), policy };
       case 'detokenize': {
         const types = field.type === undefined ? TOKEN_TYPES : toList(field.type);
+        const form = valueForm(field, fieldPath, types);
+        if (form === false) return undefined;
         return {
-          action: Object.freeze({ kind: 'detokenize', namespace: field.namespace ?? fileNamespace, types: Object.freeze([...types]) }),
+          action: Object.freeze({
+            kind: 'detokenize',
+            namespace: field.namespace ?? fileNamespace,
+            types: Object.freeze([...types]),
+            ...(form ? { form } : {}),
+          }),
           policy,
         };
       }
@@ -332,7 +340,8 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
         ok = false;
       }
     }
-    if (!ok) return undefined;
+    const form = valueForm(field, fieldPath, all);
+    if (!ok || form === false) return undefined;
 
     const namespace = field.namespace ?? fileNamespace;
     const spec = (type: TokenTypeInput): TokenSpec | undefined => {
@@ -364,9 +373,28 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     // Keep policy.invalid and `otherwise` telling the same story for the transform engine.
     if (otherwise === 'keep' || otherwise === 'refuse') policy = Object.freeze({ ...policy, invalid: otherwise === 'keep' ? 'skip' : 'refuse' });
     return {
-      action: Object.freeze({ kind: 'tokenize', specs: Object.freeze(specs as TokenSpec[]), otherwise }),
+      action: Object.freeze({ kind: 'tokenize', specs: Object.freeze(specs as TokenSpec[]), otherwise, ...(form ? { form } : {}) }),
       policy,
     };
+  }
+
+  /**
+   * `phoneFormat` / `keepPrefixes` of a tokenize or detokenize field: undefined when neither changes
+   * anything, false when a problem was reported (phoneFormat: digits on a field that handles no phones).
+   */
+  function valueForm(field: FieldInput, fieldPath: DocPath, types: readonly TokenTypeInput[]): ValueForm | undefined | false {
+    const phoneFormat = field.phoneFormat ?? 'e164';
+    if (phoneFormat === 'digits' && !types.includes('phone')) {
+      report(
+        [...fieldPath, 'phoneFormat'],
+        `'phoneFormat' applies to phone tokens only, and this field handles ${types.join(', ')}`,
+        ctx.source.keyOffsetOf(fieldPath, 'phoneFormat'),
+      );
+      return false;
+    }
+    const keepPrefixes = field.keepPrefixes ?? [];
+    if (phoneFormat === 'e164' && keepPrefixes.length === 0) return undefined;
+    return Object.freeze({ phoneFormat, keepPrefixes: Object.freeze([...keepPrefixes]) });
   }
 }
 

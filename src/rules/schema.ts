@@ -68,6 +68,23 @@ const select = {
     'Selector of the field(s) this rule acts on. json bodies: $.a.b, $["odd key"], $.list[*], $.list[0], $..anywhere; form and multipart bodies: the field name (To). Anywhere but inside a nested document: query:NAME (query-string parameter) or header:NAME (header, any case). See docs/selectors.md.',
 } as const;
 
+/** tokenize/detokenize: how values are written in the message (types.ts ValueForm; docs/rules.md#value-forms). */
+const phoneFormat = {
+  type: 'string',
+  enum: ['e164', 'digits'],
+  default: 'e164',
+  description:
+    "phone values: e164 (default, '+' and digits) or digits (country code + number without '+', as WebEngage and WhatsApp write them). With digits, a value without '+' is read as international, and the token (tokenize) or value (detokenize) is written back without '+' too.",
+} as const;
+const keepPrefixes = {
+  type: 'array',
+  minItems: 1,
+  uniqueItems: true,
+  items: { type: 'string', minLength: 1, maxLength: 32 },
+  description:
+    "Literal prefixes such as 'whatsapp:' taken off the value before it is tokenized or detokenized and put back in front of the result (Twilio's whatsapp:+1...). A value without any of them is acted on whole.",
+} as const;
+
 const namespaceSchema = {
   type: 'string',
   pattern: '^[a-z0-9][a-z0-9._-]{0,63}$',
@@ -359,6 +376,8 @@ export const rulesSchema = {
               ],
             },
             emailSuffix: { type: 'string', minLength: 1, description: "email only: suffix of tokenized domains (default 'tok.invalid', never deliverable)." },
+            phoneFormat,
+            keepPrefixes,
             missing,
             notString,
             invalid,
@@ -376,6 +395,8 @@ export const rulesSchema = {
               description: 'Token type(s) expected here (default: any type). A token of another type is invalid.',
             },
             namespace: { ...namespaceSchema, description: 'Namespace the tokens were issued in (default: the file namespace).' },
+            phoneFormat,
+            keepPrefixes,
             missing,
             notString,
             invalid,
@@ -487,6 +508,8 @@ export interface FieldInput extends PolicyInput {
   prefix?: string;
   emailDomain?: 'tokenize' | 'preserve' | { sink: string };
   emailSuffix?: string;
+  phoneFormat?: 'e164' | 'digits';
+  keepPrefixes?: string[];
   style?: 'email' | 'phone' | 'generic';
   encoding?: 'hex' | 'base64url';
 }

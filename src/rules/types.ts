@@ -28,8 +28,16 @@ export type CompiledAction =
       readonly specs: readonly TokenSpec[];
       /** When no candidate accepts the value: 'refuse' (default), 'keep' the value, or tokenize with `fallback`. */
       readonly otherwise: 'refuse' | 'keep' | TokenSpec;
+      /** How phones are written here (`phoneFormat:`); absent = e164. See ValueForm. */
+      readonly form?: ValueForm;
     }
-  | { readonly kind: 'detokenize'; readonly namespace: string; readonly types: readonly TokenType[] }
+  | {
+      readonly kind: 'detokenize';
+      readonly namespace: string;
+      readonly types: readonly TokenType[];
+      /** How phones are written here (`phoneFormat:`) and prefixes kept in front (`keepPrefixes:`). */
+      readonly form?: ValueForm;
+    }
   | { readonly kind: 'redact' }
   | { readonly kind: 'mask'; readonly style: 'email' | 'phone' | 'generic' }
   | { readonly kind: 'hash'; readonly encoding: 'hex' | 'base64url'; readonly prefix: string }
@@ -47,6 +55,20 @@ export type CompiledAction =
       readonly kind: 'document';
       readonly document: CompiledDocument;
     };
+
+/**
+ * How a tokenized/detokenized value is written in the message, when it is not the token format's own form
+ * (additive; absent means: as the format writes it).
+ * - phoneFormat 'digits': a phone written as country code + number without '+' (WebEngage `toNumber`,
+ *   WhatsApp `wa_id`). It is read as '+digits'; the token or value written back has no '+' either when the
+ *   input had none. The vault always sees canonical '+' values and tokens.
+ * - keepPrefixes: literal prefixes (`whatsapp:`) taken off before the value is acted on and put back in
+ *   front of the result; a value without any of them is acted on whole.
+ */
+export interface ValueForm {
+  readonly phoneFormat: 'e164' | 'digits';
+  readonly keepPrefixes: readonly string[];
+}
 
 /** What the `scan` action detects in free text. */
 export type ScanKind = 'email' | 'phone';

@@ -18,7 +18,7 @@ import { formCodec } from '../codecs/form.js';
 import type { Codec, Edit, Match, ScanResult } from '../codecs/types.js';
 import type { Keyring } from '../crypto/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { CompiledAction, CompiledDirection, CompiledField, CompiledFieldList, OnProblem, ScanKind } from '../rules/types.js';
+import type { CompiledAction, CompiledDirection, CompiledField, CompiledFieldList, OnProblem, ScanKind, ValueForm } from '../rules/types.js';
 import { findPii as realFindPii } from '../scan/index.js';
 import { createTokenSpec } from '../tokens/index.js';
 import type { TokenSpec } from '../tokens/types.js';
@@ -294,18 +294,25 @@ class Round {
       const value = m.value;
       switch (action.kind) {
         case 'tokenize': {
-          const spec = chooseSpec(action, value);
+          const read = readForm(action.form, value);
+          const spec = chooseSpec(action, read.core, read.phone);
           if (spec === undefined) refuseUnlessSkip(field.policy.invalid, 'INVALID_VALUE', path, notOfTypeMessage(action));
-          else if (spec !== null) this.queueTokenize(spec, value, replace);
+          else if (spec !== null) {
+            const input = spec.type === 'phone' ? read.phone : read.core;
+            this.queueTokenize(spec, input, action.form === undefined ? replace : (token) => replace(writeForm(read, spec.type, token)));
+          }
           break;
         }
         case 'detokenize': {
-          const spec = recognizers(action, this.deps.keyring).find((s) => s.format.isToken(value));
+          const read = readForm(action.form, value);
+          const spec = recognizers(action, this.deps.keyring).find((s) => s.format.isToken(s.type === 'phone' ? read.phone : read.core));
           if (spec === undefined) {
             refuseUnlessSkip(field.policy.invalid, 'NOT_A_TOKEN', path, 'expected a token issued by this gateway');
           } else {
-            this.detokenize.push({ namespace: action.namespace, token: value });
-            this.detokenizeAt.push({ path, field, type: spec.type, set: replace });
+            // The vault only ever sees canonical tokens ('+' phones, no kept prefix).
+            this.detokenize.push({ namespace: action.namespace, token: spec.type === 'phone' ? read.phone : read.core });
+            const set = action.form === undefined ? replace : (resolved: string) => replace(writeForm(read, spec.type, resolved));
+            this.detokenizeAt.push({ path, field, type: spec.type, set });
           }
           break;
         }
@@ -453,12 +460,43 @@ function headerValue(headers: HeaderMap, name: string): string | undefined {
   return undefined;
 }
 
-/** The first candidate spec whose format accepts the value; null = keep as is; undefined = refuse/skip by policy. */
-function chooseSpec(action: Extract<CompiledAction, { kind: 'tokenize' }>, value: string): TokenSpec | null | undefined {
-  for (const spec of action.specs) if (accepts(spec, value)) return spec;
+/**
+ * The first candidate spec whose format accepts the value (phone specs are given `phone`, the value as a
+ * phone is read under the field's phoneFormat); null = keep as is; undefined = refuse/skip by policy.
+ */
+function chooseSpec(action: Extract<CompiledAction, { kind: 'tokenize' }>, value: string, phone: string = value): TokenSpec | null | undefined {
+  const of = (spec: TokenSpec): string => (spec.type === 'phone' ? phone : value);
+  for (const spec of action.specs) if (accepts(spec, of(spec))) return spec;
   if (action.otherwise === 'keep') return null;
   if (action.otherwise === 'refuse') return undefined;
-  return accepts(action.otherwise, value) ? action.otherwise : undefined;
+  return accepts(action.otherwise, of(action.otherwise)) ? action.otherwise : undefined;
+}
+
+/** A value read under a field's ValueForm: the prefix kept aside, the rest, and the rest as a phone. */
+interface ReadValue {
+  readonly prefix: string;
+  readonly core: string;
+  /** `core`, or '+' + core when phoneFormat is digits and core is all digits (the vault's canonical form). */
+  readonly phone: string;
+  /** True when '+' was added: phone tokens and values are written back without it. */
+  readonly plusAdded: boolean;
+}
+
+const ALL_DIGITS = /^[0-9]+$/;
+
+/** Reads `value` under `form` (rules/types.ts ValueForm). Without a form, the value is taken whole. */
+function readForm(form: ValueForm | undefined, value: string): ReadValue {
+  if (form === undefined) return { prefix: '', core: value, phone: value, plusAdded: false };
+  const prefix = form.keepPrefixes.find((p) => value.startsWith(p)) ?? '';
+  const core = value.slice(prefix.length);
+  const plusAdded = form.phoneFormat === 'digits' && ALL_DIGITS.test(core);
+  return { prefix, core, phone: plusAdded ? `+${core}` : core, plusAdded };
+}
+
+/** Writes a token or resolved value back in the form the value came in: the kept prefix, and no '+' for a digits phone. */
+function writeForm(read: ReadValue, type: string, out: string): string {
+  const body = read.plusAdded && type === 'phone' && out.startsWith('+') ? out.slice(1) : out;
+  return read.prefix + body;
 }
 
 function accepts(spec: TokenSpec, value: string): boolean {
