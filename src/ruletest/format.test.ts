@@ -29,6 +29,12 @@ describe('parsePlaceholder', () => {
     expect(parsePlaceholder('fone 1')).toMatch(/unknown token type 'fone'/);
     expect(parsePlaceholder('email')).toMatch(/needs a value/);
   });
+
+  it('reads form=digits on phone tokens only (the token written without +)', () => {
+    expect(parsePlaceholder('phone +919999999999 form=digits')).toEqual({ type: 'phone', value: '+919999999999', namespace: undefined, digits: true });
+    expect(parsePlaceholder('phone +919999999999 ns=crm form=digits')).toMatchObject({ namespace: 'crm', digits: true });
+    expect(parsePlaceholder('email a@b.co form=digits')).toMatch(/only phone tokens have a digits form/);
+  });
 });
 
 describe('parseTestFile', () => {

@@ -102,11 +102,13 @@ export interface RuleTestFile {
   readonly tests: readonly RuleTest[];
 }
 
-/** A parsed `{{token TYPE VALUE [ns=NAMESPACE]}}`. */
+/** A parsed `{{token TYPE VALUE [ns=NAMESPACE] [form=digits]}}`. */
 export interface TokenPlaceholder {
   readonly type: TokenType;
   readonly value: string;
   readonly namespace: string | undefined;
+  /** `form=digits` (phone only): the token written without its '+', as a `phoneFormat: digits` field writes it. */
+  readonly digits?: boolean;
 }
 
 /** Finds `{{token ...}}` placeholders (non-greedy, no nesting; `}}` ends one). */
@@ -126,6 +128,12 @@ export function parsePlaceholder(inner: string): TokenPlaceholder | string {
     return `unknown token type '${type}' in {{token ...}} (expected one of ${TOKEN_TYPES.join(', ')})`;
   }
   let namespace: string | undefined;
+  let digits = false;
+  if (words[words.length - 1] === 'form=digits') {
+    if (type !== 'phone') return `form=digits in {{token ${type} ...}}: only phone tokens have a digits form`;
+    digits = true;
+    words.pop();
+  }
   const last = words[words.length - 1];
   const ns = last === undefined ? null : NAMESPACE_WORD.exec(last);
   if (ns) {
@@ -133,7 +141,7 @@ export function parsePlaceholder(inner: string): TokenPlaceholder | string {
     words.pop();
   }
   if (words.length === 0) return `{{token ${type} ...}} needs a value after the type`;
-  return { type: type as TokenType, value: words.join(' '), namespace };
+  return { type: type as TokenType, value: words.join(' '), namespace, ...(digits ? { digits } : {}) };
 }
 
 /** Problems in the placeholders of a string, if any. */

@@ -265,7 +265,7 @@ class Harness {
       } catch (err) {
         throw new Error(`{{token ${p.type} ...}}: ${describeError(err)}`);
       }
-      out += text.slice(last, m.index) + token;
+      out += text.slice(last, m.index) + (p.digits && token.startsWith('+') ? token.slice(1) : token);
       last = m.index + m[0].length;
     }
     return out + text.slice(last);
@@ -310,10 +310,12 @@ class Harness {
       const n = ns ?? namespace;
       return [...(this.specs.get(`${type}\0${n}`) ?? []), createTokenSpec({ type, namespace: n }, this.keyring)];
     };
+    // A phone token written without '+' (a `phoneFormat: digits` field) is checked as the '+' token it stands for.
+    const canonical = (type: TokenType, value: string): string => (type === 'phone' && /^[0-9]+$/.test(value) ? `+${value}` : value);
     return {
-      isToken: (type, ns, value) => defaults(type, ns).some((s) => s.format.isToken(value)),
-      detokenize: async (_type, ns, token) => {
-        const [r] = await this.vault.detokenize([{ namespace: ns ?? namespace, token }]);
+      isToken: (type, ns, value) => defaults(type, ns).some((s) => s.format.isToken(canonical(type, value))),
+      detokenize: async (type, ns, token) => {
+        const [r] = await this.vault.detokenize([{ namespace: ns ?? namespace, token: canonical(type, token) }]);
         return r?.found ? r.value : undefined;
       },
       normalize: (type, raw) => {
