@@ -217,8 +217,9 @@ class Harness {
     }
     const app = createProxyApp({
       // Rule tests exercise the field rules over a plain local socket: a route's mTLS `clients:` allowlist
-      // is the listener's business (test/security/mtls.security.test.ts), so it is left out here.
-      rules: { ...rules, routes: rules.routes.map(({ clients: _clients, ...route }) => route) },
+      // is the listener's business (test/security/mtls.security.test.ts), and its caller `auth:` the
+      // authenticator's (docs/rule-tests.md: not exercised here), so both are left out.
+      rules: { ...rules, routes: rules.routes.map(({ clients: _clients, auth: _auth, ...route }) => route) },
       upstreams,
       transform: { vault, keyring, codecs: CODECS, maxDepth: JSON_MAX_DEPTH },
       log,
