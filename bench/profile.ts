@@ -4,6 +4,7 @@
  * each subject skips the start-up and warm-up seconds. Raw profiles stay in bench/results/profiles/
  * (git-ignored; open them in Chrome DevTools > Performance or https://www.speedscope.app). The gateway runs
  * from its sources with tsx here (not the bundle) so that frames name their src/ file.
+ * BENCH_PROFILE_SUBJECTS=gw-tok-new,gw-detok-form picks other subjects (ids as in lib/subjects.ts).
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +29,7 @@ export async function main(): Promise<void> {
   const sections: string[] = [];
   const json: Record<string, unknown> = {};
   try {
-    for (const id of ['gw-pass', 'gw-tok', 'gw-detok-json'] as SubjectId[]) {
+    for (const id of (process.env.BENCH_PROFILE_SUBJECTS?.split(',') ?? ['gw-pass', 'gw-tok', 'gw-detok-json']) as SubjectId[]) {
       const file = `${name}-${id}.cpuprofile`;
       const ctx = {
         tmp,

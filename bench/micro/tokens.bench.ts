@@ -27,4 +27,20 @@ for (const type of Object.keys(samples) as TokenType[]) {
     { name: `${type}: isToken (a raw value)`, fn: () => format.isToken(samples[type]) },
   );
 }
+// The CleverTap identity rule tries email, then phone, on every identity; a customer id such as
+// '6264372124' is neither, so both normalize() calls throw a GatewayError (stack trace and all).
+const email = createTokenSpec({ type: 'email', namespace: 'bench' }, keyring).format;
+const phone = createTokenSpec({ type: 'phone', namespace: 'bench' }, keyring).format;
+const refuses = (f: typeof email, v: string): boolean => {
+  try {
+    f.normalize(v);
+    return false;
+  } catch {
+    return true;
+  }
+};
+tasks.push(
+  { name: "email.normalize('6264372124') throws (identity that is a customer id)", fn: () => refuses(email, '6264372124') },
+  { name: "phone.normalize('6264372124') throws", fn: () => refuses(phone, '6264372124') },
+);
 await runMicro('token formats', tasks);
