@@ -9,6 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
+import { buildAuthenticators, chainAuthorizers, vaultApiCredentials, vaultApiReleaseCheck, type Authenticators } from './auth/authenticate.js';
+import { loadDetokenizePolicy, type DetokenizePolicy } from './auth/detokenize-policy.js';
 import { assertRouteClientsServable, vaultApiAuthorizer } from './auth/mtls.js';
 import { formCodec } from './codecs/form.js';
 import { jsonCodec } from './codecs/json.js';
@@ -93,6 +95,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   await audit.open();
   let keyring: Keyring;
   let rules: CompiledRuleSet;
+  let authenticators: Authenticators;
+  let detokenizePolicy: DetokenizePolicy | null;
   try {
     if (config.keys.json === undefined && config.keys.devKeys && !existsSync(config.keys.file)) {
       // Key generation is key administration: recorded first, and refused when it cannot be recorded.
@@ -101,8 +105,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       ]);
     }
     keyring = loadKeys(config, log);
-    rules = loadRuleSet(config.rulesDir, { keyring, env: options.env ?? process.env });
-  assertRouteClientsServable(rules.routes, config.tls.proxy);
+    authenticators = buildAuthenticators(config.auth, log);
+    detokenizePolicy = config.auth.detokenizePolicyFile === undefined ? null : loadDetokenizePolicy(config.auth.detokenizePolicyFile);
+    // A rule that contradicts the policy is a load error; without a policy, detokenizing routes stay disabled (proxy-app).
+    rules = loadRuleSet(config.rulesDir, { keyring, env: options.env ?? process.env, detokenizePolicy: detokenizePolicy ?? undefined });
+    if (detokenizePolicy !== null && detokenizePolicy.purposes === null) {
+      log.warn({ policy: detokenizePolicy.file }, 'the detokenize policy has no purposes: the vault API detokenizes for any caller with the detokenize permission, whatever the purpose');
+    }
+    assertRouteClientsServable(rules.routes, config.tls.proxy);
   } catch (err) {
     await audit.close();
     throw err;
@@ -130,7 +140,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     maxDepth: config.limits.jsonMaxDepth,
     audit: engineAuditHook(audit, (routeId) => upstreamHosts.get(routeId) ?? null),
   };
-  const proxyApp = createProxyApp({ rules, upstreams, transform, log, limits: config.limits, metrics });
+  const proxyApp = createProxyApp({ rules, upstreams, transform, log, limits: config.limits, metrics, auth: authenticators, detokenizePolicy });
   const adminApp = createAdminApp([
     {
       name: 'rules',
@@ -168,7 +178,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         maxBatch: config.limits.vaultApiMaxBatch,
         bodyLimit: config.limits.vaultApiBodyBytes,
         defaultNamespace: config.vaultApiNamespace,
-        authorize: vaultApiAuthorizer(config.tls.vaultApiClients, options.authorizeVaultApi),
+        // mTLS allowlist first, then bearer credentials and permissions, then the caller's own seam.
+        authorize: vaultApiAuthorizer(
+          config.tls.vaultApiClients,
+          chainAuthorizers(vaultApiCredentials(config.auth, config.vaultApiListen, config.tls.vaultApiClients.detokenize, authenticators), options.authorizeVaultApi),
+        ),
+        release: vaultApiReleaseCheck(detokenizePolicy),
         audit,
         metrics,
       });

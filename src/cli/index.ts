@@ -2,6 +2,7 @@
  * `pii-gateway` command line: one dispatcher, one module per command (the bin entry is main.ts). Commands print for humans on
  * stdout/stderr (console is allowed here only) and return an exit code; nothing else calls process.exit.
  */
+import { apikeyCommand } from './apikey.js';
 import { auditCommand } from './audit.js';
 import { certsCommand } from './certs.js';
 import { demoUpstreamCommand } from './demo-upstream.js';
@@ -23,6 +24,7 @@ Commands:
   detokenize            Resolve tokens from arguments or stdin (one per line)
   keys init [path]      Create a production key file (mode 0600); 'keys generate' prints one as JSON
   audit verify [file]   Check the audit trail's hash chain; exit 1 naming the first broken line
+  apikey create         Create an API key (--name NAME --permissions detokenize): prints the key once and the hash line to store
   certs init [dir]      Create a dev CA, server and client certificates for mTLS (default ./certs; needs openssl)
   demo-upstream         A stand-in platform/provider for the README walkthrough: prints what it receives
 
@@ -49,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
       return keysCommand(rest);
     case 'audit':
       return auditCommand(rest);
+    case 'apikey':
+      return apikeyCommand(rest);
     case 'certs':
       return certsCommand(rest);
     case 'demo-upstream':

@@ -7,9 +7,11 @@
  */
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
+import { AUTH_SETTINGS, loadAuthConfig, type AuthConfig } from './auth.js';
 import { loadTlsConfig, TLS_SETTINGS, type TlsConfig } from './tls.js';
 
 export type { ClientAuth, ListenerTlsConfig, TlsConfig, VaultApiClientsConfig } from './tls.js';
+export type { AuthConfig, JwtConfig, VaultApiAuthMode } from './auth.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -44,6 +46,8 @@ export interface GatewayConfig {
   readonly vaultApiNamespace: string;
   /** Listener TLS / mTLS and vault API client allowlists (config/tls.ts). Both listeners are plain by default. */
   readonly tls: TlsConfig;
+  /** Caller authentication (JWT, API keys) and the detokenize policy file (config/auth.ts). All off by default. */
+  readonly auth: AuthConfig;
 }
 
 /** One row per setting: env name, default, description. Used by loadConfig and the README/--help text. */
@@ -71,6 +75,7 @@ export const SETTINGS = [
   ['PII_GATEWAY_VAULT_API_NAMESPACE', 'default', 'Token namespace of the CleverTap-compatible vault endpoints.'],
   ['PII_GATEWAY_LOG_LEVEL', 'info', 'pino log level: fatal, error, warn, info, debug, trace, silent.'],
   ...TLS_SETTINGS,
+  ...AUTH_SETTINGS,
 ] as const;
 
 type SettingName = (typeof SETTINGS)[number][0];
@@ -168,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel,
     vaultApiNamespace: get('PII_GATEWAY_VAULT_API_NAMESPACE'),
     tls: loadTlsConfig(get, cwd),
+    auth: loadAuthConfig(get, cwd),
   };
   return deepFreeze(config);
 }

@@ -12,6 +12,7 @@ import type { Keyring } from '../crypto/types.js';
 import { isGatewayError } from '../errors.js';
 import { createTokenSpec } from '../tokens/index.js';
 import { TOKEN_TYPES, type TokenSpec, type TokenSpecInput, type TokenType } from '../tokens/types.js';
+import { compileRouteAuth, firstDetokenizeField } from './compile-auth.js';
 import { compileSignatures } from './compile-signatures.js';
 import { compileClients, compileUpstreamTls } from './compile-tls.js';
 import { CODEC_CONTENT_TYPES } from './content-type.js';
@@ -108,6 +109,8 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     const request = compileDirection(route, path, 'request', routePolicy, namespace);
     const response = compileDirection(route, path, 'response', routePolicy, namespace);
     const clients = ctx.valid([...path, 'clients']) ? compileClients(route.clients, [...path, 'clients'], report) : undefined;
+    const detokenizes = firstDetokenizeField(request) ?? firstDetokenizeField(response);
+    const auth = ctx.valid([...path, 'auth']) && ctx.valid([...path, 'clients']) ? compileRouteAuth(route, path, detokenizes, report) : undefined;
     const signatures = compileSignatures(route, path, ctx, report); // verify:, resign: (compile-signatures.ts)
     const upstream = upstreams.get(route.upstream);
     if (!ctx.valid(path) || upstream === undefined || issues.length !== before) return;
@@ -125,6 +128,7 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
         response,
         origin: origin(path),
         ...(clients ? { clients } : {}),
+        ...(auth ? { auth } : {}),
         ...signatures,
       }),
     });

@@ -88,6 +88,7 @@ routes:
   - id: upload
     match: { method: POST, path: /1/upload, host: API.Example.com }
     upstream: clevertap
+    auth: none
     policy: { missing: skip }
     request:
       codec: json

@@ -9,7 +9,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import type { DetokenizePolicy } from '../auth/detokenize-policy.js';
 import type { Keyring } from '../crypto/types.js';
+import { detokenizePolicyIssues } from './check-detokenize.js';
 import { compileFile, type RouteEntry } from './compile.js';
 import { RuleSource, RulesError, type DocPath, type RuleIssue } from './issues.js';
 import { ruleFileValidator, type RuleFileInput } from './schema.js';
@@ -23,6 +25,11 @@ export interface LoadOptions {
   readonly keyring: Keyring;
   /** Environment for `${VAR}` in upstream URLs. Default: process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Detokenize policy to check every detokenize field against (check-detokenize.ts). null: no policy is
+   * configured, so proxy detokenization is refused; undefined (tooling, tests): not checked.
+   */
+  readonly detokenizePolicy?: DetokenizePolicy | null;
 }
 
 const RULE_FILE = /\.ya?ml$/;
@@ -114,6 +121,7 @@ function compileSources(files: readonly { file: string; text: string }[], option
   }
 
   issues.push(...duplicateMatches(entries));
+  if (options.detokenizePolicy !== undefined) issues.push(...detokenizePolicyIssues(entries.map((e) => e.route), options.detokenizePolicy));
   if (issues.length > 0) throw new RulesError(sortIssues(issues, files.map((f) => f.file)));
 
   return Object.freeze({

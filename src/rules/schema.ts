@@ -31,6 +31,8 @@ export const LOCATION_PREFIXES = ['query:', 'header:'] as const;
 /** A route names exactly one method; there is deliberately no catch-all (see docs/rules.md). */
 export const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const POLICY_KEYS = ['missing', 'notString', 'invalid', 'unknownToken'] as const;
+/** Mirrors PERMISSIONS in auth/principal.ts (kept literal so the schema stays `as const`). */
+export const PERMISSION_NAMES = ['tokenize', 'detokenize'] as const;
 /** Mirrors TOKEN_TYPES in tokens/types.ts (a test checks they agree). Kept literal so the schema stays `as const`. */
 export const SCHEMA_TOKEN_TYPES = ['email', 'phone', 'opaque', 'digits'] as const;
 
@@ -263,7 +265,30 @@ export const rulesSchema = {
             'mTLS allowlist: only clients whose verified certificate matches one entry may use this route (401 CLIENT_CERT_REQUIRED without a certificate, 403 CLIENT_NOT_ALLOWED otherwise), checked before the body is read. Omitted: any client the listener accepts.',
           items: { $ref: '#/definitions/clientMatcher' },
         },
+        auth: {
+          description:
+            "Caller authentication, checked before the body is read: a bearer credential in Proxy-Authorization (never forwarded). { jwt: default } and/or { apiKey: true }, with require: [tokenize, detokenize] (default: [detokenize] when the route detokenizes, else []). 'none' opts out explicitly. A route that detokenizes must have auth or clients. See docs/security.md#authentication-jwt-api-keys.",
+          anyOf: [
+            { type: 'string', const: 'none', description: 'No caller authentication (explicit; required to detokenize without auth or clients).' },
+            { $ref: '#/definitions/routeAuth' },
+          ],
+        },
         ...signatureRouteProperties, // verify:, resign: (schema-signatures.ts)
+      },
+    },
+    routeAuth: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        jwt: { type: 'string', enum: ['default'], description: 'Accept a JWT bearer token from this provider (configured by PII_GATEWAY_JWT_* settings).' },
+        apiKey: { type: 'boolean', description: 'Accept an API key (PII_GATEWAY_API_KEYS_FILE) as the bearer credential.' },
+        require: {
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', enum: [...PERMISSION_NAMES] },
+          description: 'Permissions the caller must hold (default: [detokenize] when the route detokenizes, else []). Writing it overrides the default.',
+        },
       },
     },
     direction: {
@@ -525,6 +550,7 @@ export interface RouteInput {
   request?: DirectionInput;
   response?: DirectionInput;
   clients?: ClientMatcherInput[];
+  auth?: 'none' | { jwt?: 'default'; apiKey?: boolean; require?: (typeof PERMISSION_NAMES)[number][] };
   verify?: VerifyInput;
   resign?: ResignInput;
 }

@@ -4,6 +4,7 @@
  */
 import type { ClientMatcher } from '../auth/identity.js';
 import type { ResignSpec, VerifySpec } from '../auth/signatures/types.js';
+import type { Permission } from '../auth/principal.js';
 import type { CompiledSelector } from '../codecs/selector.js';
 import type { TokenSpec, TokenType } from '../tokens/types.js';
 
@@ -150,11 +151,21 @@ export interface CompiledRoute {
   readonly origin: string;
   /** Allowlist of mTLS client identities; undefined lets any client the listener accepts through. */
   readonly clients?: readonly ClientMatcher[];
+  /** Caller authentication (`auth:`); undefined when the file writes none (allowed only without detokenize). */
+  readonly auth?: RouteAuth;
   /** Provider signature checked on the raw request body before anything reads it (`verify:`, auth/signatures/). */
   readonly verify?: VerifySpec;
   /** Signature for the next hop over the final (rewritten) request (`resign:`); set only with `verify`. */
   readonly resign?: ResignSpec;
 }
+
+/**
+ * A route's `auth:`. `none` is the explicit opt-out; `credentials` takes a bearer credential in
+ * Proxy-Authorization (JWT from the named provider and/or an API key) holding every permission in `require`.
+ */
+export type RouteAuth =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'credentials'; readonly jwt: string | null; readonly apiKey: boolean; readonly require: readonly Permission[] };
 
 export interface CompiledRuleSet {
   readonly routes: readonly CompiledRoute[];

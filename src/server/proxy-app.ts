@@ -9,9 +9,12 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
+import { NO_AUTHENTICATORS, principalOf, ReleaseGuardedVault, routeAuthGuard, routeUnavailable, type Authenticators, type PrincipalVariables } from '../auth/authenticate.js';
+import type { DetokenizePolicy } from '../auth/detokenize-policy.js';
 import { identityLogFields } from '../auth/identity.js';
 import { clientGuard, clientIdentity, type ClientIdentityVariables } from '../auth/mtls.js';
 import { routeSignatures } from '../auth/signatures/index.js';
+import { requestTargetGuard } from '../auth/request-target.js';
 import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js';
 import { splitQuery } from '../codecs/form.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -33,13 +36,22 @@ export interface ProxyAppDeps {
   readonly limits: { readonly requestBodyBytes: number; readonly responseBodyBytes: number };
   /** Request, field and upstream-error metrics (labels: route ids, codes, upstream names only). */
   readonly metrics?: GatewayMetrics;
+  /** Bearer credential verifiers for routes with `auth:` (auth/authenticate.ts). Default: none configured. */
+  readonly auth?: Authenticators;
+  /**
+   * Detokenize policy checked per request on every route that detokenizes (types not declared in the rule).
+   * null: no policy (routes that detokenize are disabled); undefined: not checked (tests that build the app directly).
+   */
+  readonly detokenizePolicy?: DetokenizePolicy | null;
 }
 
-export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string; routeId: string } & ClientIdentityVariables };
+export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string; routeId: string } & ClientIdentityVariables & PrincipalVariables };
 
 export function createProxyApp(deps: ProxyAppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
   app.use(requestId());
+  // Before routing: a target the router, the auth guard and the upstream could read differently is refused.
+  app.use(requestTargetGuard());
   app.use(clientIdentity());
   const { metrics } = deps;
   if (metrics) {
@@ -70,6 +82,18 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
   const { log, limits } = deps;
   const checkClient = clientGuard(route.clients);
   const signatures = routeSignatures(route.verify, route.resign); // provider webhook signatures (route `verify:`/`resign:`)
+  const unavailable = routeUnavailable(route, deps.auth ?? NO_AUTHENTICATORS, deps.detokenizePolicy);
+  if (unavailable !== undefined) {
+    log.warn({ route: route.id, origin: route.origin, reason: unavailable }, 'route disabled until configured');
+    return async function disabledRoute(c: Context<ProxyEnv>, next: Next): Promise<void> {
+      if (route.host !== undefined && hostOf(c.env.incoming.headers.host) !== route.host) return next();
+      c.set('routeId', route.id);
+      throw new GatewayError('ROUTE_NOT_FOUND', `route ${route.id} is disabled: ${unavailable}`);
+    };
+  }
+  const checkAuth = routeAuthGuard(route, deps.auth ?? NO_AUTHENTICATORS);
+  const requestDeps = releaseGuarded(deps, route, 'request');
+  const responseDeps = releaseGuarded(deps, route, 'response');
 
   return async function proxyRoute(c: Context<ProxyEnv>, next: Next): Promise<Response | void> {
     const incoming = c.env.incoming;
@@ -77,6 +101,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     const started = performance.now();
     c.set('routeId', route.id);
     checkClient(c); // mTLS allowlist (route `clients:`), before a byte of the body is read
+    await checkAuth(c); // bearer credential and permissions (route `auth:`), likewise
     const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0 };
 
     let body = await readBody(incoming, limits.requestBodyBytes);
@@ -89,7 +114,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       // Body, query string and headers in one transform: one vault round for all of them.
       const { path, query } = splitQuery(pathAndQuery);
       const queryText = query?.toString('latin1') ?? '';
-      const out = await rewriteBody(route.request, body, queryText, headers, limits.requestBodyBytes, deps, stats, 'request', ctx);
+      const out = await rewriteBody(route.request, body, queryText, headers, limits.requestBodyBytes, requestDeps, stats, 'request', ctx);
       body = out.body;
       headers = out.headers;
       if (out.query !== queryText) pathAndQuery = out.query === '' ? path : `${path}?${out.query}`;
@@ -115,7 +140,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       // An empty response (204, 304, many errors) has no body fields to miss; its header fields still apply.
       const direction = resBody.length > 0 ? route.response : withoutBody(route.response);
       if (direction.fields.length > 0) checkRewritable(direction, res.headers['content-type'], 'response');
-      const out = await rewriteBody(direction, resBody, '', resHeaders, limits.responseBodyBytes, deps, stats, 'response', ctx);
+      const out = await rewriteBody(direction, resBody, '', resHeaders, limits.responseBodyBytes, responseDeps, stats, 'response', ctx);
       resBody = out.body;
       resHeaders = out.headers;
     }
@@ -124,6 +149,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
         requestId: c.get('requestId'),
         route: route.id,
         client: identityLogFields(c.get('clientIdentity')),
+        caller: principalOf(c)?.id,
         method: route.method,
         status: res.status,
         ms: Math.round((performance.now() - started) * 100) / 100,
@@ -139,6 +165,16 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     }
     return c.body(resBody as unknown as ArrayBuffer, res.status as 200, resHeaders);
   };
+}
+
+/**
+ * Deps for one direction of one route whose vault refuses, per request, to release a token type the
+ * detokenize policy does not allow where this direction sends it (auth/authenticate.ts ReleaseGuardedVault).
+ */
+function releaseGuarded(deps: ProxyAppDeps, route: CompiledRoute, side: 'request' | 'response'): ProxyAppDeps {
+  if (deps.detokenizePolicy === undefined || (side === 'request' ? route.request : route.response) === null) return deps;
+  const vault = new ReleaseGuardedVault(deps.transform.vault, deps.detokenizePolicy, side, route.upstream.url.hostname);
+  return { ...deps, transform: { ...deps.transform, vault } };
 }
 
 /**

@@ -11,7 +11,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { clientIdentity, type ClientIdentityVariables } from '../auth/mtls.js';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { Keyring } from '../crypto/types.js';
 import type { AuditSink } from '../observability/audit.js';
 import { auditVaultApiDetokenize, callerOf } from '../observability/audit-hooks.js';
@@ -38,6 +38,12 @@ export interface VaultApiDeps {
   /** Every detokenize result is recorded here before it is returned; a failed write refuses the call (503). */
   readonly audit: AuditSink;
   readonly metrics?: GatewayMetrics;
+  /**
+   * Release check after the lookup and before anything is audited or returned: the request's stated
+   * purpose (`purpose`, or CleverTap's `metadata.purpose`) and the resolved token types, against the
+   * detokenize policy (auth/authenticate.ts vaultApiReleaseCheck). Throws a GatewayError to refuse.
+   */
+  readonly release?: (c: Context, purpose: string | undefined, types: readonly string[]) => void | Promise<void>;
 }
 
 type VaultEnv = { Bindings: HttpBindings; Variables: { requestId: string } & ClientIdentityVariables };
@@ -58,8 +64,9 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
     app.use(requestMetrics(deps.metrics, 'vault_api', (c) => (ENDPOINTS.has(c.req.path) ? c.req.path : 'unmatched')));
   }
 
-  /** Audit first (fail closed), then count; `items` carry the path of each token in the request body. */
-  const audited = async (c: Context<VaultEnv>, route: string, items: { namespace: string; token: string; field: string }[], results: DetokenizeResult[]) => {
+  /** Release check, audit (fail closed), then count; `items` carry the path of each token in the request body. */
+  const audited = async (c: Context<VaultEnv>, route: string, items: { namespace: string; token: string; field: string }[], results: DetokenizeResult[], purpose: string | undefined) => {
+    await deps.release?.(c, purpose, results.flatMap((r) => (r.found ? [r.type] : [])));
     await auditVaultApiDetokenize(deps.audit, deps.keyring.fingerprintKey, { requestId: c.get('requestId'), caller: callerOf(c), route }, items, results);
     deps.metrics?.fields.inc({ route, action: 'detokenized' }, items.length);
   };
@@ -98,7 +105,7 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
       };
     });
     const found = await deps.vault.detokenize(items);
-    await audited(c, '/v1/detokenize', items, found);
+    await audited(c, '/v1/detokenize', items, found, optionalString(req.purpose, 'purpose'));
     deps.log.info(
       { requestId: c.get('requestId'), op: 'detokenize', count: items.length, found: found.filter((r) => r.found).length },
       'vault api',
@@ -131,7 +138,7 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
     const token = string(req.token, 'token');
     const item = { namespace: deps.defaultNamespace, token, field: 'token' };
     const found = await deps.vault.detokenize([item]);
-    await audited(c, `${ct}/getRawValue`, [item], found);
+    await audited(c, `${ct}/getRawValue`, [item], found, purposeOf(req));
     const r = found[0];
     return c.json(r?.found ? { value: r.value, exists: true, dataType: 'string' } : { value: null, exists: false, dataType: null });
   });
@@ -141,7 +148,7 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
     const tokens = batch(req.tokens, 'tokens', Math.min(CT_DETOKENIZE_MAX, deps.maxBatch)).map((t, i) => string(t, `tokens[${i}]`));
     const items = tokens.map((token, i) => ({ namespace: deps.defaultNamespace, token, field: `tokens[${i}]` }));
     const found = await deps.vault.detokenize(items);
-    await audited(c, `${ct}/tokens/values/batch`, items, found);
+    await audited(c, `${ct}/tokens/values/batch`, items, found, purposeOf(req));
     const foundCount = found.filter((r) => r.found).length;
     return c.json({
       results: tokens.map((token, i) => {
@@ -165,13 +172,12 @@ async function tokenizeEach(vault: Vault, items: { spec: TokenSpec; value: strin
   const valid: { spec: TokenSpec; value: string }[] = [];
   const at: number[] = [];
   items.forEach((item, i) => {
-    try {
-      item.spec.format.normalize(item.value);
+    // tryNormalize: no error built and caught per invalid item (normalize() throws only INVALID_VALUE).
+    if (item.spec.format.tryNormalize(item.value) !== undefined) {
       valid.push(item);
       at.push(i);
-    } catch (err) {
-      if (!isGatewayError(err)) throw err;
-      results[i] = { error: { code: err.code, message: `items[${i}].value is not a valid ${item.spec.type}` } };
+    } else {
+      results[i] = { error: { code: 'INVALID_VALUE', message: `items[${i}].value is not a valid ${item.spec.type}` } };
     }
   });
   const tokens = valid.length > 0 ? await vault.tokenize(valid) : [];
@@ -188,6 +194,12 @@ async function readJson(c: Context<VaultEnv>, limit: number): Promise<Record<str
     throw new GatewayError('INVALID_JSON', 'the request body is not valid JSON');
   }
   return object(parsed, '$');
+}
+
+/** CleverTap's `metadata.purpose` (docs/vault-api.md): the purpose a detokenize call states. */
+function purposeOf(req: Record<string, unknown>): string | undefined {
+  if (req.metadata === undefined) return undefined;
+  return optionalString(object(req.metadata, 'metadata').purpose, 'metadata.purpose');
 }
 
 function object(v: unknown, field: string): Record<string, unknown> {

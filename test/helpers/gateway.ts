@@ -27,6 +27,8 @@ export interface StartOptions extends Omit<GatewayOptions, 'logDestination'> {
   /** Extra PII_GATEWAY_* settings. */
   settings?: Record<string, string>;
   backend?: 'memory' | 'sqlite';
+  /** Detokenize policy YAML (auth/detokenize-policy.ts), written beside the rules and named by PII_GATEWAY_DETOKENIZE_POLICY. */
+  detokenizePolicy?: string;
 }
 
 export async function startTestGateway(options: StartOptions): Promise<TestGateway> {
@@ -34,6 +36,11 @@ export async function startTestGateway(options: StartOptions): Promise<TestGatew
   const rulesDir = path.join(dir, 'rules');
   (await import('node:fs')).mkdirSync(rulesDir);
   for (const [name, text] of Object.entries(options.rules)) writeFileSync(path.join(rulesDir, name), text);
+  const policy: Record<string, string> = {};
+  if (options.detokenizePolicy !== undefined) {
+    writeFileSync(path.join(dir, 'detokenize-policy.yaml'), options.detokenizePolicy);
+    policy.PII_GATEWAY_DETOKENIZE_POLICY = path.join(dir, 'detokenize-policy.yaml');
+  }
   const config = loadConfig(
     {
       PII_GATEWAY_LISTEN: '127.0.0.1:0',
@@ -44,12 +51,13 @@ export async function startTestGateway(options: StartOptions): Promise<TestGatew
       PII_GATEWAY_VAULT: options.backend ?? 'memory',
       PII_GATEWAY_KEYS: JSON.stringify(generateKeyFile()),
       PII_GATEWAY_LOG_LEVEL: 'debug',
+      ...policy,
       ...options.settings,
     },
     dir,
   );
   const logs = createLogSink();
-  const { rules: _r, settings: _s, backend: _b, ...gwOptions } = options;
+  const { rules: _r, settings: _s, backend: _b, detokenizePolicy: _p, ...gwOptions } = options;
   const gw = await startGateway(config, { ...gwOptions, logDestination: logs.stream });
   return {
     gw,
@@ -64,3 +72,12 @@ export async function startTestGateway(options: StartOptions): Promise<TestGatew
     },
   };
 }
+
+/**
+ * A detokenize policy for tests whose upstreams are local: every token type may be resolved toward
+ * 127.0.0.1 (request side) and into responses. Production policies list real hosts (docs/security.md).
+ */
+export const LOCAL_DETOKENIZE_POLICY = `version: 1
+destinations: { email: [127.0.0.1], phone: [127.0.0.1], opaque: [127.0.0.1], digits: [127.0.0.1] }
+responses: [email, phone, opaque, digits]
+`;

@@ -6,7 +6,7 @@
 import { brotliCompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const rules = (upstream: string) => `
@@ -17,6 +17,7 @@ routes:
   - id: json
     match: { method: POST, path: /json }
     upstream: up
+    auth: none
     request:
       codec: json
       fields:
@@ -47,7 +48,7 @@ let gw: TestGateway;
 
 beforeEach(async () => {
   upstream = await startUpstream();
-  gw = await startTestGateway({ rules: { 'codecs.yaml': rules(upstream.url) } });
+  gw = await startTestGateway({ rules: { 'codecs.yaml': rules(upstream.url) }, detokenizePolicy: LOCAL_DETOKENIZE_POLICY });
 });
 
 afterEach(async () => {

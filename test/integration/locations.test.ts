@@ -6,7 +6,7 @@
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenSpec } from '../../src/tokens/index.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const EMAIL = 'jack.montana@gmail.com';
@@ -52,7 +52,7 @@ let gw: TestGateway;
 
 beforeEach(async () => {
   upstream = await startUpstream();
-  gw = await startTestGateway({ rules: { 'demo.yaml': rules(upstream.url) } });
+  gw = await startTestGateway({ rules: { 'demo.yaml': rules(upstream.url) }, detokenizePolicy: LOCAL_DETOKENIZE_POLICY });
 });
 
 afterEach(async () => {

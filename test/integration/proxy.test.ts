@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const fixture = readFileSync(new URL('../fixtures/providers/clevertap-upload.json', import.meta.url));
@@ -22,6 +22,7 @@ routes:
   - id: echo-detok
     match: { method: POST, path: /dispatch }
     upstream: up
+    auth: none
     request:
       codec: json
       fields:
@@ -62,6 +63,7 @@ beforeEach(async () => {
   gw = await startTestGateway({
     rules: { 'clevertap.yaml': clevertapRules, 'demo.yaml': demoRules(upstream.url) },
     env: { CLEVERTAP_URL: upstream.url },
+    detokenizePolicy: LOCAL_DETOKENIZE_POLICY,
   });
 });
 
@@ -223,7 +225,7 @@ describe('dispatch: detokenize on the way out, tokenize the response', () => {
     expect(raw.status).toBe(400);
     expect(raw.json().error.code).toBe('NOT_A_TOKEN');
     // a well-formed token from another deployment's keys
-    const other = await startTestGateway({ rules: { 'demo.yaml': demoRules(upstream.url) } });
+    const other = await startTestGateway({ rules: { 'demo.yaml': demoRules(upstream.url) }, detokenizePolicy: LOCAL_DETOKENIZE_POLICY });
     const [foreign] = await other.gw.vault.tokenize([{ spec: phoneSpec(other), value: '+14155551234' }]);
     await other.close();
     const res = await post('/dispatch', JSON.stringify({ to: foreign }));

@@ -27,6 +27,7 @@ routes:
   - id: send
     match: { method: POST, path: /send }
     upstream: up
+    auth: none
     request:
       fields:
         - { select: "$.to", action: detokenize, type: phone }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFingerprint } from '../../src/observability/audit.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const EMAIL = 'audit.canary.k4@audit-example.org';
@@ -34,6 +34,7 @@ routes:
   - id: send
     match: { method: POST, path: /send }
     upstream: up
+    auth: none
     request:
       codec: json
       fields:
@@ -83,7 +84,7 @@ describe('audit trail: records per detokenized field, no PII', () => {
   let tokens: { email: string; phone: string };
   beforeAll(async () => {
     file = path.join(work, 'ok', 'audit.log');
-    gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) }, settings: { PII_GATEWAY_AUDIT_FILE: file } });
+    gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) }, settings: { PII_GATEWAY_AUDIT_FILE: file }, detokenizePolicy: LOCAL_DETOKENIZE_POLICY });
     expect((await post(gw.url + '/1/upload', { email: EMAIL, phone: PHONE })).status).toBe(200);
     tokens = JSON.parse(up.received.at(-1)!.body.toString());
   });
@@ -219,7 +220,7 @@ describe('audit trail: fail closed', () => {
     // tests run as root, so chmod cannot make a file unwritable: a directory in its place cannot be opened
     const file = path.join(work, 'blocked', 'audit.log');
     mkdirSync(file, { recursive: true });
-    gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) }, settings: { PII_GATEWAY_AUDIT_FILE: file } });
+    gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) }, settings: { PII_GATEWAY_AUDIT_FILE: file }, detokenizePolicy: LOCAL_DETOKENIZE_POLICY });
     expect((await post(gw.url + '/1/upload', { email: EMAIL, phone: PHONE })).status).toBe(200);
     tokens = JSON.parse(up.received.at(-1)!.body.toString());
   });

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const CANARY = {
@@ -35,6 +35,7 @@ routes:
   - id: send
     match: { method: POST, path: /send }
     upstream: up
+    auth: none
     request:
       codec: json
       fields:
@@ -56,7 +57,7 @@ async function call(url: string, body: string) {
 
 beforeAll(async () => {
   up = await startUpstream();
-  gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) } });
+  gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) }, detokenizePolicy: LOCAL_DETOKENIZE_POLICY });
 });
 afterAll(async () => {
   await gw?.close();

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const CANARY = {
@@ -37,6 +37,7 @@ routes:
   - id: send
     match: { method: POST, path: /send }
     upstream: up
+    auth: none
     request:
       codec: json
       fields:
@@ -57,7 +58,7 @@ async function call(url: string, body: string, headers: Record<string, string> =
 
 beforeAll(async () => {
   up = await startUpstream();
-  gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) }, backend: 'sqlite' });
+  gw = await startTestGateway({ rules: { 'r.yaml': rules(up.url) }, backend: 'sqlite', detokenizePolicy: LOCAL_DETOKENIZE_POLICY });
 });
 afterAll(async () => {
   await gw?.close();

@@ -1,0 +1,182 @@
+/**
+ * JWT bearer verification (jose): the signature against pinned asymmetric algorithms and keys from a
+ * JWKS URL (Keycloak's `/realms/<r>/protocol/openid-connect/certs`) or a static key file; then `iss`,
+ * `aud`, `exp` (always required), `nbf` (checked when present, optionally required) with a bounded clock
+ * skew; then roles/scopes at configurable claim paths mapped to the gateway's permissions.
+ *
+ * Why each refusal holds:
+ * - `alg: none` and HS* are not in the pinned list (config/auth.ts refuses them), so jose rejects the
+ *   token before any key is used: a public key can never be used as an HMAC secret.
+ * - JWKS: jose's createRemoteJWKSet caches the set (max age), and on an unknown `kid` refetches once when
+ *   the last fetch is older than the cooldown, then refuses; within the cooldown it refuses without a
+ *   fetch, so a flood of made-up kids cannot make the gateway hammer the identity provider. Key rotation
+ *   works because a new kid triggers that one refetch.
+ * - Errors name the reason (expired, audience, ...) and never echo the token or its claims.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JwtConfig } from '../config/auth.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Permission, Principal } from './principal.js';
+
+export interface JwtVerifier {
+  /** Verifies a compact JWS and returns the caller; throws AUTH_INVALID (401) otherwise. */
+  verify(token: string): Promise<Principal>;
+}
+
+/** One step of a claim path: a key. */
+type ClaimPath = readonly string[];
+
+/**
+ * Parses `realm_access.roles` or `resource_access["pii.gateway"].roles` (brackets for keys with dots).
+ * @throws GatewayError CONFIG_INVALID naming the setting
+ */
+export function parseClaimPath(text: string): ClaimPath {
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const m = /^(?:([A-Za-z0-9_$:-]+)|\["([^"\]]+)"\])/.exec(rest);
+    if (!m) throw new GatewayError('CONFIG_INVALID', `PII_GATEWAY_JWT_PERMISSION_CLAIMS: cannot read claim path '${text}' (expected e.g. realm_access.roles or resource_access["my.client"].roles)`);
+    out.push(m[1] ?? m[2]!);
+    rest = rest.slice(m[0].length);
+    if (rest.startsWith('.')) {
+      rest = rest.slice(1);
+      if (rest === '') throw new GatewayError('CONFIG_INVALID', `PII_GATEWAY_JWT_PERMISSION_CLAIMS: claim path '${text}' ends with '.'`);
+    } else if (rest !== '' && !rest.startsWith('[')) {
+      throw new GatewayError('CONFIG_INVALID', `PII_GATEWAY_JWT_PERMISSION_CLAIMS: cannot read claim path '${text}'`);
+    }
+  }
+  return Object.freeze(out);
+}
+
+/** The strings at `path` in the payload: an array's strings, or a space-separated string's words (OAuth `scope`). */
+export function claimValues(payload: JWTPayload, path: ClaimPath): string[] {
+  let at: unknown = payload;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object' || Array.isArray(at) || !Object.hasOwn(at, key)) return [];
+    at = (at as Record<string, unknown>)[key];
+  }
+  if (typeof at === 'string') return at.split(' ').filter((s) => s !== '');
+  if (Array.isArray(at)) return at.filter((v): v is string => typeof v === 'string');
+  return [];
+}
+
+/** Reads a static key file: a PEM public key (or certificate), a JWK, or a JWKS. Secret keys are refused. */
+function staticKeys(file: string): JWTVerifyGetKey | KeyObject {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new GatewayError('CONFIG_INVALID', `PII_GATEWAY_JWT_KEYS_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const bad = (why: string): never => {
+    throw new GatewayError('CONFIG_INVALID', `PII_GATEWAY_JWT_KEYS_FILE: ${file}: ${why}`);
+  };
+  if (text.trimStart().startsWith('-----BEGIN')) {
+    if (/PRIVATE KEY-----/.test(text)) bad('holds a private key; give the public key only');
+    try {
+      return createPublicKey(text);
+    } catch {
+      return bad('not a PEM public key or certificate');
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return bad('expected a PEM public key, a JWK or a JWKS (JSON)');
+  }
+  const keys: JWK[] = Array.isArray((json as JSONWebKeySet).keys) ? (json as JSONWebKeySet).keys : [json as JWK];
+  if (keys.length === 0) bad('the key set is empty');
+  for (const k of keys) {
+    if (typeof k !== 'object' || k === null || typeof k.kty !== 'string') bad('a key has no kty');
+    if (k.kty === 'oct') bad('symmetric (oct) keys are not accepted: HMAC tokens are never verified');
+    if ('d' in k) bad('holds a private key; give the public keys only');
+  }
+  return createLocalJWKSet({ keys });
+}
+
+const REASONS: Record<string, string> = {
+  ERR_JWT_EXPIRED: 'the bearer token has expired',
+  ERR_JOSE_ALG_NOT_ALLOWED: "the bearer token's algorithm is not accepted",
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "the bearer token's signature does not verify",
+  ERR_JWKS_NO_MATCHING_KEY: "no verification key matches the bearer token's key id",
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: "several verification keys match the bearer token's key id",
+  ERR_JWS_INVALID: 'the bearer token is not a valid JWS',
+  ERR_JWT_INVALID: 'the bearer token is not a valid JWT',
+  ERR_JOSE_NOT_SUPPORTED: "the bearer token's algorithm or key is not supported",
+};
+
+function claimReason(claim: string, reason: string): string {
+  if (claim === 'nbf') return reason === 'missing' ? 'the bearer token has no nbf claim' : 'the bearer token is not valid yet';
+  if (claim === 'iss') return "the bearer token's issuer is not accepted";
+  if (claim === 'aud') return "the bearer token's audience is not accepted";
+  if (claim === 'exp') return 'the bearer token has no exp claim';
+  if (claim === 'iat') return "the bearer token's iat claim is not valid";
+  return `the bearer token's ${claim} claim is not valid`;
+}
+
+/**
+ * Builds the verifier once (the JWKS cache lives in it). `log` receives why verification failed in a
+ * way the caller cannot see (JWKS unreachable), never the token.
+ *
+ * @example
+ *   const jwt = createJwtVerifier(config.auth.jwt!, log);
+ *   const principal = await jwt.verify(token); // { kind: 'jwt', id: 'jwt:dispatcher', permissions }
+ */
+export function createJwtVerifier(config: JwtConfig, log?: Logger): JwtVerifier {
+  const key: JWTVerifyGetKey | KeyObject =
+    config.jwksUrl !== undefined
+      ? createRemoteJWKSet(config.jwksUrl, {
+          cooldownDuration: config.jwksCooldownMs,
+          cacheMaxAge: config.jwksCacheMaxAgeMs,
+          timeoutDuration: config.jwksTimeoutMs,
+        })
+      : staticKeys(config.keysFile!);
+  const paths = config.permissionClaims.map(parseClaimPath);
+  const grants: [Permission, ReadonlySet<string>][] = [
+    ['tokenize', new Set(config.roles.tokenize)],
+    ['detokenize', new Set(config.roles.detokenize)],
+  ];
+  const options = {
+    issuer: config.issuer,
+    audience: [...config.audience],
+    algorithms: [...config.algorithms],
+    clockTolerance: config.clockSkewSeconds,
+    requiredClaims: ['iss', 'aud', 'exp', ...(config.requireNbf ? ['nbf'] : [])],
+  };
+
+  return {
+    async verify(token) {
+      let payload: JWTPayload;
+      try {
+        // The overloads differ only in the key's type; both are valid here.
+        ({ payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options));
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        let reason = typeof code === 'string' ? REASONS[code] : undefined;
+        if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+          const e = err as { claim?: string; reason?: string };
+          reason = claimReason(e.claim ?? '', e.reason ?? '');
+        }
+        if (reason === undefined) {
+          // JWKS unreachable or malformed, timeouts: the caller learns only that verification failed.
+          log?.warn({ jwtError: typeof code === 'string' ? code : (err as Error).name }, 'bearer token could not be verified');
+          reason = 'the bearer token could not be verified';
+        }
+        throw new GatewayError('AUTH_INVALID', reason);
+      }
+      const values = new Set<string>();
+      for (const p of paths) for (const v of claimValues(payload, p)) values.add(v);
+      const permissions = new Set<Permission>();
+      for (const [permission, granting] of grants) {
+        for (const v of granting) if (values.has(v)) permissions.add(permission);
+      }
+      const azp = typeof payload.azp === 'string' && payload.azp !== '' ? payload.azp : undefined;
+      const name = azp ?? (typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : 'unknown');
+      return Object.freeze({ kind: 'jwt', id: `jwt:${name}`, permissions });
+    },
+  };
+}
