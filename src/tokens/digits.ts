@@ -46,6 +46,10 @@ export function createDigitsFormat(keys: FormatKeys): VariantFormat {
       return raw;
     },
 
+    tryNormalize(raw: string): string | undefined {
+      return isDigitString(raw) ? raw : undefined;
+    },
+
     derive(normalized: string, namespace: string, attempt: number, entropy?: Buffer): string {
       if (!isDigitString(normalized)) throw new GatewayError('INVALID_VALUE', 'not a digit string (not normalized)');
       const checks = digitsCheckDigits(normalized.length);

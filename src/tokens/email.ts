@@ -117,15 +117,19 @@ function localProblem(s: string, at: number): string | null {
   return null;
 }
 
-/** Validates a trimmed address; returns the index of its '@'. */
-function scanAddress(s: string): number {
-  if (s.length > MAX_ADDRESS) throw invalidValue(`longer than ${MAX_ADDRESS} characters`);
+/**
+ * Why a trimmed address is refused, or null when it is valid (`maxDomain`: the longest domain accepted).
+ * The one validation both normalize() and tryNormalize() run: nothing here throws.
+ */
+function addressProblem(s: string, maxDomain: number): string | null {
+  if (s.length > MAX_ADDRESS) return `longer than ${MAX_ADDRESS} characters`;
   const at = s.indexOf('@');
-  if (at < 0) throw invalidValue('no @');
-  if (s.indexOf('@', at + 1) >= 0) throw invalidValue('more than one @');
+  if (at < 0) return 'no @';
+  if (s.indexOf('@', at + 1) >= 0) return 'more than one @';
   const problem = localProblem(s, at) ?? domainProblem(s, at + 1, s.length);
-  if (problem !== null) throw invalidValue(problem);
-  return at;
+  if (problem !== null) return problem;
+  if (s.length - at - 1 > maxDomain) return `domain longer than ${maxDomain} characters cannot be preserved`;
+  return null;
 }
 
 /** The variant string of an email format: only the options that change its tokens. */
@@ -150,6 +154,7 @@ export function createEmailFormat(keys: FormatKeys, options: EmailFormatOptions)
   const variant = emailVariant(options);
   // The longest real domain that still fits next to a local token within 254 characters.
   const maxPreservedDomain = MAX_ADDRESS - LOCAL_LEN - 1;
+  const maxDomain = domainMode === 'preserve' ? maxPreservedDomain : MAX_DOMAIN;
 
   // Few domains carry most addresses (gmail.com...): remember their tokens. Bounded; reset when full.
   const domainTokens = new Map<string, string>();
@@ -171,11 +176,14 @@ export function createEmailFormat(keys: FormatKeys, options: EmailFormatOptions)
 
     normalize(raw: string): string {
       const s = raw.trim();
-      const at = scanAddress(s);
-      if (domainMode === 'preserve' && s.length - at - 1 > maxPreservedDomain) {
-        throw invalidValue(`domain longer than ${maxPreservedDomain} characters cannot be preserved`);
-      }
+      const problem = addressProblem(s, maxDomain);
+      if (problem !== null) throw invalidValue(problem);
       return s.toLowerCase(); // ASCII only at this point
+    },
+
+    tryNormalize(raw: string): string | undefined {
+      const s = raw.trim();
+      return addressProblem(s, maxDomain) === null ? s.toLowerCase() : undefined;
     },
 
     derive(normalized: string, namespace: string, attempt: number, entropy?: Buffer): string {

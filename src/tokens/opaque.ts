@@ -37,6 +37,11 @@ export function isValidOpaquePrefix(prefix: string): boolean {
   return prefix.length <= OPAQUE_MAX_PREFIX && allIn(PREFIX_TABLE, prefix, 0, prefix.length);
 }
 
+/** Any non-empty string can be tokenized as opaque (normalize() and tryNormalize() share this test). */
+function isOpaqueValue(raw: string): boolean {
+  return raw.length > 0;
+}
+
 /** The variant string of an opaque format. */
 export function opaqueVariant(prefix: string): string {
   return `opaque;prefix=${prefix}`;
@@ -57,8 +62,12 @@ export function createOpaqueFormat(keys: FormatKeys, prefix: string): VariantFor
     variant,
 
     normalize(raw: string): string {
-      if (raw.length === 0) throw new GatewayError('INVALID_VALUE', 'empty value cannot be tokenized');
+      if (!isOpaqueValue(raw)) throw new GatewayError('INVALID_VALUE', 'empty value cannot be tokenized');
       return raw;
+    },
+
+    tryNormalize(raw: string): string | undefined {
+      return isOpaqueValue(raw) ? raw : undefined;
     },
 
     derive(normalized: string, namespace: string, attempt: number, entropy?: Buffer): string {

@@ -33,6 +33,46 @@ function isSeparator(c: number): boolean {
   return c === 32 || c === 9 || c === 0xa0 || c === 45 || c === 46 || c === 40 || c === 41;
 }
 
+/** What an invalid value turns into: normalize() throws, tryNormalize() answers undefined. */
+type OnInvalid<F> = (reason: string) => F;
+const THROW: OnInvalid<never> = (reason) => {
+  throw invalidValue(reason);
+};
+const UNDEFINED: OnInvalid<undefined> = () => undefined;
+
+/**
+ * The E.164 form '+<digits>' of a raw phone number, or `invalid(reason)` (see normalize() in docs/tokens.md).
+ * The one validation both normalize() and tryNormalize() run.
+ */
+function canonicalPhone<F>(raw: string, invalid: OnInvalid<F>): string | F {
+  let digits = '';
+  let plus = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      // 2 more than E.164's 15 for a '00' international prefix; anything longer is refused early.
+      if (digits.length >= PHONE_MAX_DIGITS + 2) return invalid(`more than ${PHONE_MAX_DIGITS} digits`);
+      digits += raw[i];
+    } else if (c === 43 /* + */) {
+      if (plus || digits.length > 0) return invalid("'+' only at the start");
+      plus = true;
+    } else if (!isSeparator(c)) {
+      return invalid('only digits, spaces, dashes, dots and parentheses are allowed');
+    }
+  }
+  if (!plus) {
+    if (digits.charCodeAt(0) !== 48 || digits.charCodeAt(1) !== 48) {
+      return invalid("expected an international number starting with '+' or '00'");
+    }
+    digits = digits.slice(2);
+  }
+  if (digits.length < PHONE_MIN_DIGITS || digits.length > PHONE_MAX_DIGITS) {
+    return invalid(`expected ${PHONE_MIN_DIGITS} to ${PHONE_MAX_DIGITS} digits`);
+  }
+  if (callingCodeLength(digits) === 0) return invalid('unknown country calling code');
+  return `+${digits}`;
+}
+
 /** The digits of a normalized '+digits' string must form a valid number; returns the calling code length. */
 function splitCanonical(s: string): number {
   const digits = s.length - 1;
@@ -66,32 +106,11 @@ export function createPhoneFormat(keys: FormatKeys): VariantFormat {
     variant,
 
     normalize(raw: string): string {
-      let digits = '';
-      let plus = false;
-      for (let i = 0; i < raw.length; i++) {
-        const c = raw.charCodeAt(i);
-        if (c >= 48 && c <= 57) {
-          // 2 more than E.164's 15 for a '00' international prefix; anything longer is refused early.
-          if (digits.length >= PHONE_MAX_DIGITS + 2) throw invalidValue(`more than ${PHONE_MAX_DIGITS} digits`);
-          digits += raw[i];
-        } else if (c === 43 /* + */) {
-          if (plus || digits.length > 0) throw invalidValue("'+' only at the start");
-          plus = true;
-        } else if (!isSeparator(c)) {
-          throw invalidValue('only digits, spaces, dashes, dots and parentheses are allowed');
-        }
-      }
-      if (!plus) {
-        if (digits.charCodeAt(0) !== 48 || digits.charCodeAt(1) !== 48) {
-          throw invalidValue("expected an international number starting with '+' or '00'");
-        }
-        digits = digits.slice(2);
-      }
-      if (digits.length < PHONE_MIN_DIGITS || digits.length > PHONE_MAX_DIGITS) {
-        throw invalidValue(`expected ${PHONE_MIN_DIGITS} to ${PHONE_MAX_DIGITS} digits`);
-      }
-      if (callingCodeLength(digits) === 0) throw invalidValue('unknown country calling code');
-      return `+${digits}`;
+      return canonicalPhone(raw, THROW);
+    },
+
+    tryNormalize(raw: string): string | undefined {
+      return canonicalPhone(raw, UNDEFINED);
     },
 
     derive(normalized: string, namespace: string, attempt: number, entropy?: Buffer): string {

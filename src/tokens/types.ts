@@ -48,6 +48,12 @@ export interface TokenFormat {
    */
   normalize(raw: string): string;
   /**
+   * normalize() without the throw: the canonical form, or undefined when normalize() would throw. Same
+   * validation code as normalize(); for hot paths that only test whether a value is of this type (choosing
+   * a token type among candidates), where building and catching an error per miss costs microseconds.
+   */
+  tryNormalize(raw: string): string | undefined;
+  /**
    * The token for a normalized value. Deterministic in (keys, namespace, normalized, attempt) unless
    * `entropy` is given (random tokens), in which case it is derived from those bytes instead.
    * Never returns a string equal to `normalized`.

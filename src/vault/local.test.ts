@@ -60,6 +60,14 @@ function fakeSpec(overrides: Partial<TokenFormat> = {}, random = false, namespac
       entropy === undefined ? `tok_${normalized}_${attempt}` : `tok_r${entropy.toString('hex')}`,
     isToken: (s) => s.startsWith('tok_'),
     ...overrides,
+    // Follows normalize (overridden or not), as the real formats share their validation.
+    tryNormalize: (raw) => {
+      try {
+        return format.normalize(raw);
+      } catch {
+        return undefined;
+      }
+    },
   };
   return { type: 'opaque', namespace, random, variant: 'fake', format };
 }
