@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../errors.js';
-import { createLogger } from './logger.js';
+import { accessLogger, createLogger } from './logger.js';
 
 const CANARY = 'canary.log7@canary-example.org';
 
@@ -52,5 +52,58 @@ describe('createLogger hygiene', () => {
     const [h, v] = parsed();
     expect(h.headers).toEqual({ authorization: '[redacted]', cookie: '[redacted]', 'x-api-key': '[redacted]' });
     expect(v).toMatchObject({ value: '[redacted]', item: { token: '[redacted]', email: '[redacted]' }, count: 2 });
+  });
+});
+
+describe('accessLogger', () => {
+  const fields = {
+    requestId: 'req-1',
+    route: 'clevertap/upload',
+    client: { cn: 'partner-a', fingerprint: 'ab:cd' },
+    caller: 'key_1',
+    method: 'POST',
+    status: 200,
+    ms: 1.25,
+    tokenized: 4,
+    detokenized: 0,
+  };
+
+  it('writes to the same destination, in order, the same line the redacting logger writes', () => {
+    const { log, lines, parsed } = capture();
+    log.info(fields, 'proxied');
+    accessLogger(log).info(fields, 'proxied');
+    log.warn({ route: 'r' }, 'after');
+    expect(lines).toHaveLength(3);
+    const [viaLog, viaAccess, after] = parsed();
+    const { time: _t1, ...a } = viaLog;
+    const { time: _t2, ...b } = viaAccess;
+    expect(b).toEqual(a);
+    expect(Object.keys(viaAccess)).toEqual(Object.keys(viaLog));
+    expect(viaAccess).toMatchObject({ level: 'info', service: 'pii-gateway', ...fields, msg: 'proxied' });
+    expect(typeof viaAccess.time).toBe('string');
+    expect(after).toMatchObject({ level: 'warn', msg: 'after' });
+  });
+
+  it('is built once per logger and follows its level', () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'warn', destination: stream });
+    expect(accessLogger(log)).toBe(accessLogger(log));
+    expect(accessLogger(log)).not.toBe(log);
+    accessLogger(log).info(fields, 'proxied');
+    expect(lines).toHaveLength(0);
+  });
+
+  it('for a logger createLogger did not build (a child), is that logger, redaction included', () => {
+    const { log, lines } = capture();
+    const child = log.child({ component: 'x' });
+    expect(accessLogger(child)).toBe(child);
+    (accessLogger(child) as unknown as typeof log).info({ value: CANARY }, 'oops');
+    expect(lines[0]).not.toContain(CANARY);
   });
 });

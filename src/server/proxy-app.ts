@@ -19,7 +19,7 @@ import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js
 import { splitQuery } from '../codecs/form.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { callerOf } from '../observability/audit-hooks.js';
-import type { Logger } from '../observability/logger.js';
+import { accessLogger, type Logger } from '../observability/logger.js';
 import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { charset, endToEndHeaders, mediaType } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
@@ -80,6 +80,8 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
   const upstream = deps.upstreams.get(route.upstream.name);
   if (!upstream) throw new GatewayError('CONFIG_INVALID', `route ${route.id}: no upstream '${route.upstream.name}'`);
   const { log, limits } = deps;
+  // The 'proxied' line holds ids, counts, status and duration only: no redaction pass (observability/logger.ts).
+  const access = accessLogger(log);
   const checkClient = clientGuard(route.clients);
   const signatures = routeSignatures(route.verify, route.resign); // provider webhook signatures (route `verify:`/`resign:`)
   const unavailable = routeUnavailable(route, deps.auth ?? NO_AUTHENTICATORS, deps.detokenizePolicy);
@@ -144,7 +146,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       resBody = out.body;
       resHeaders = out.headers;
     }
-    log.info(
+    access.info(
       {
         requestId: c.get('requestId'),
         route: route.id,
