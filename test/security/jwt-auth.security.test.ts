@@ -137,7 +137,7 @@ beforeAll(async () => {
       PII_GATEWAY_API_KEYS_FILE: keysFile,
     },
   });
-  [phoneToken] = await gw.gw.vault.tokenize([{ spec: createTokenSpec({ type: 'phone', namespace: 'default' }, gw.gw.keyring), value: PHONE }]);
+  phoneToken = (await gw.gw.vault.tokenize([{ spec: createTokenSpec({ type: 'phone', namespace: 'default' }, gw.gw.keyring), value: PHONE }]))[0]!;
 });
 
 afterAll(async () => {

@@ -68,7 +68,7 @@ describe('proxy routes', () => {
       detokenizePolicy: 'version: 1\ndestinations:\n  phone: [api.twilio.com, "*.infobip.com"]\n  email: [127.0.0.1]\n',
     });
     await expect(start).rejects.toMatchObject({ code: 'RULES_INVALID' });
-    const err = await start.catch((e: Error) => e);
+    const err = (await start.catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/echo\.yaml:12:\d+: route 'echo' field '\$\.to': the detokenize policy \(.*\) does not allow phone tokens to be resolved toward 127\.0\.0\.1/);
   });
 

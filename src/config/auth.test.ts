@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './index.js';
+
+const base = { PII_GATEWAY_JWT_ISSUER: 'https://sso.test/realms/a', PII_GATEWAY_JWT_AUDIENCE: 'gw', PII_GATEWAY_JWT_JWKS_URL: 'https://sso.test/realms/a/protocol/openid-connect/certs' };
+
+describe('auth settings', () => {
+  it('are off by default', () => {
+    expect(loadConfig({}, '/tmp').auth).toEqual({ jwt: null, apiKeysFile: undefined, vaultApi: 'auto', detokenizePolicyFile: undefined });
+  });
+
+  it('read a Keycloak setup with safe defaults', () => {
+    const jwt = loadConfig(base, '/tmp').auth.jwt!;
+    expect(jwt).toMatchObject({ issuer: base.PII_GATEWAY_JWT_ISSUER, audience: ['gw'], algorithms: ['RS256'], clockSkewSeconds: 30, requireNbf: false, jwksCooldownMs: 30_000 });
+    expect(jwt.permissionClaims).toEqual(['scope', 'realm_access.roles']);
+  });
+
+  it("refuse 'none', HS*, plain-http JWKS beyond loopback, a missing audience, unbounded skew", () => {
+    const cfg = (extra: Record<string, string>) => () => loadConfig({ ...base, ...extra }, '/tmp');
+    expect(cfg({ PII_GATEWAY_JWT_ALGORITHMS: 'RS256,none' })).toThrow('unsigned and HMAC tokens are never accepted');
+    expect(cfg({ PII_GATEWAY_JWT_ALGORITHMS: 'HS256' })).toThrow('unsigned and HMAC tokens are never accepted');
+    expect(cfg({ PII_GATEWAY_JWT_JWKS_URL: 'http://sso.test/certs' })).toThrow('plain http only to loopback');
+    expect(cfg({ PII_GATEWAY_JWT_JWKS_URL: 'http://127.0.0.1:8080/certs' })).not.toThrow();
+    expect(cfg({ PII_GATEWAY_JWT_AUDIENCE: '' })).toThrow('PII_GATEWAY_JWT_AUDIENCE');
+    expect(cfg({ PII_GATEWAY_JWT_CLOCK_SKEW: '1h' })).toThrow('duration');
+    expect(cfg({ PII_GATEWAY_JWT_CLOCK_SKEW: '10m' })).toThrow('at most 300s');
+    expect(cfg({ PII_GATEWAY_JWT_KEYS_FILE: 'k.pem' })).toThrow('exactly one of');
+    expect(() => loadConfig({ PII_GATEWAY_JWT_AUDIENCE: 'gw' }, '/tmp')).toThrow('set PII_GATEWAY_JWT_ISSUER as well');
+    expect(() => loadConfig({ PII_GATEWAY_VAULT_API_AUTH: 'required' }, '/tmp')).toThrow('neither PII_GATEWAY_JWT_ISSUER nor PII_GATEWAY_API_KEYS_FILE');
+  });
+});
