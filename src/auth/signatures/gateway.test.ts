@@ -1,19 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signGatewayPayload, verifyGatewaySignature } from './gateway.js';
+import { codeOf } from './test-helpers.js';
 
 const SECRET = 'gateway-vouch-secret-0123456789abcdef';
 const body = Buffer.from('AccountSid=AC1&To=%2B1tok');
 const NOW = 1_717_171_717_000;
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('X-PII-Gateway-Signature', () => {
   it('is t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)> (as documented for platforms)', () => {

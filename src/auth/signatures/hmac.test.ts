@@ -1,6 +1,7 @@
-import { createHmac, createSecretKey } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { compilePayloadTemplate, hmacSignature, resignHmac, verifyHmac } from './hmac.js';
+import { codeOf, secretKey } from './test-helpers.js';
 import type { HmacScheme, PayloadPart, SignedRequest } from './types.js';
 
 const SECRET = 'generic-hmac-secret';
@@ -9,7 +10,7 @@ function scheme(over: Partial<HmacScheme & { template: string; toleranceSeconds:
   const payload = compilePayloadTemplate(template ?? '{body}') as readonly PayloadPart[];
   return {
     scheme: 'hmac' as const,
-    secret: createSecretKey(Buffer.from(SECRET)),
+    secret: secretKey(SECRET),
     header: 'x-signature',
     algorithm: 'sha256' as const,
     encoding: 'hex' as const,
@@ -22,15 +23,6 @@ function scheme(over: Partial<HmacScheme & { template: string; toleranceSeconds:
 const body = Buffer.from('{"to":"+15558675310","status":"delivered"}');
 const req = (headers: Record<string, string>, b = body): SignedRequest => ({ headers, body: b, pathAndQuery: '/hooks/x' });
 const NOW = 1_700_000_000_000;
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('compilePayloadTemplate', () => {
   it('splits literals and placeholders', () => {
@@ -48,7 +40,7 @@ describe('compilePayloadTemplate', () => {
 describe('generic HMAC', () => {
   it('known answers (RFC 4231 test case 2, sha256 and sha512)', () => {
     const data = Buffer.from('what do ya want for nothing?');
-    const jefe = { secret: createSecretKey(Buffer.from('Jefe')) };
+    const jefe = { secret: secretKey('Jefe') };
     expect(hmacSignature(scheme(jefe), data, undefined)).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
     expect(hmacSignature(scheme({ ...jefe, algorithm: 'sha512' }), data, undefined)).toBe(
       '164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737',
@@ -65,7 +57,7 @@ describe('generic HMAC', () => {
     const b64 = createHmac('sha256', SECRET).update(body).digest('base64');
     expect(() => verifyHmac(scheme({ encoding: 'base64' }), req({ 'x-signature': b64 }), NOW)).not.toThrow();
     expect(codeOf(() => verifyHmac(scheme(), req({ 'x-signature': hex }, Buffer.from(`${body} `)), NOW))).toBe('SIGNATURE_INVALID');
-    expect(codeOf(() => verifyHmac(scheme({ secret: createSecretKey(Buffer.from('x')) }), req({ 'x-signature': hex }), NOW))).toBe('SIGNATURE_INVALID');
+    expect(codeOf(() => verifyHmac(scheme({ secret: secretKey('x') }), req({ 'x-signature': hex }), NOW))).toBe('SIGNATURE_INVALID');
     expect(codeOf(() => verifyHmac(scheme(), req({}), NOW))).toBe('SIGNATURE_MISSING');
   });
 

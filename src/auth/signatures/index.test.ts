@@ -1,26 +1,15 @@
-import { createSecretKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { routeSignatures, verifyGatewaySignature } from './index.js';
 import { metaSignature } from './meta.js';
 import { twilioSignature } from './twilio.js';
 import type { ResignSpec, VerifySpec } from './types.js';
 import { parseSendGridPublicKey } from './sendgrid.js';
+import { codeOf, providerFixture, secretKey as key } from './test-helpers.js';
 
-const key = (s: string) => createSecretKey(Buffer.from(s));
 const FORM = 'application/x-www-form-urlencoded';
 const NOW = 1_700_000_000_000;
-const statusCallback = readFileSync(new URL('../../../test/fixtures/providers/twilio-status-callback.form', import.meta.url));
+const statusCallback = providerFixture('twilio-status-callback.form');
 const params = Object.fromEntries(new URLSearchParams(statusCallback.toString()));
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('routeSignatures', () => {
   const verify: VerifySpec = { scheme: 'twilio', secret: key('provider-token'), url: 'https://gw.example/hooks/twilio/status' };

@@ -1,12 +1,12 @@
-import { createHmac, createSecretKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { metaSignature, resignMeta, verifyMeta } from './meta.js';
+import { codeOf, providerFixture, secretKey } from './test-helpers.js';
 import type { SignedRequest } from './types.js';
 
-const webhook = readFileSync(new URL('../../../test/fixtures/providers/whatsapp-webhook.json', import.meta.url));
+const webhook = providerFixture('whatsapp-webhook.json');
 const APP_SECRET = 'meta-app-secret-for-tests';
-const spec = { scheme: 'meta' as const, secret: createSecretKey(Buffer.from(APP_SECRET)) };
+const spec = { scheme: 'meta' as const, secret: secretKey(APP_SECRET) };
 // What Meta sends: sha256=hex(HMAC-SHA256(app secret, raw body bytes)), computed here independently.
 const signed = `sha256=${createHmac('sha256', APP_SECRET).update(webhook).digest('hex')}`;
 const request = (signature: string | undefined, body = webhook): SignedRequest => ({
@@ -14,15 +14,6 @@ const request = (signature: string | undefined, body = webhook): SignedRequest =
   body,
   pathAndQuery: '/hooks/whatsapp',
 });
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('Meta X-Hub-Signature-256', () => {
   it('known answer (RFC 4231 test case 2)', () => {
@@ -41,7 +32,7 @@ describe('Meta X-Hub-Signature-256', () => {
     expect(codeOf(() => verifyMeta(spec, request(signed, tampered)))).toBe('SIGNATURE_INVALID');
     const reserialized = Buffer.from(JSON.stringify(JSON.parse(webhook.toString())));
     expect(codeOf(() => verifyMeta(spec, request(signed, reserialized)))).toBe('SIGNATURE_INVALID');
-    expect(codeOf(() => verifyMeta({ ...spec, secret: createSecretKey(Buffer.from('other')) }, request(signed)))).toBe('SIGNATURE_INVALID');
+    expect(codeOf(() => verifyMeta({ ...spec, secret: secretKey('other') }, request(signed)))).toBe('SIGNATURE_INVALID');
     expect(codeOf(() => verifyMeta(spec, request(signed.slice(7))))).toBe('SIGNATURE_INVALID');
     expect(codeOf(() => verifyMeta(spec, request(`sha1=${signed.slice(7)}`)))).toBe('SIGNATURE_INVALID');
   });
@@ -53,7 +44,7 @@ describe('Meta X-Hub-Signature-256', () => {
 
   it('resign: the next hop secret over the final body, legacy SHA-1 header dropped', () => {
     const body = Buffer.from('{"rewritten":true}');
-    const next = { scheme: 'meta' as const, secret: createSecretKey(Buffer.from('platform-secret')) };
+    const next = { scheme: 'meta' as const, secret: secretKey('platform-secret') };
     const out = resignMeta(next, request(undefined, body));
     expect(out).toEqual({ 'x-hub-signature-256': metaSignature('platform-secret', body), 'x-hub-signature': null });
     expect(() => verifyMeta(next, request(out['x-hub-signature-256']!, body))).not.toThrow();

@@ -1,15 +1,15 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSendGridPublicKey, sendGridSignatureValid, verifySendGrid } from './sendgrid.js';
+import { codeOf, providerJsonFixture } from './test-helpers.js';
 import type { SignedRequest } from './types.js';
 
-const fixture = JSON.parse(readFileSync(new URL('../../../test/fixtures/providers/sendgrid-signature.json', import.meta.url), 'utf8')) as {
+const fixture = providerJsonFixture<{
   publicKey: string;
   timestamp: string;
   body: string;
   signature: string;
-};
+}>('sendgrid-signature.json');
 const publicKey = parseSendGridPublicKey(fixture.publicKey);
 const spec = { scheme: 'sendgrid' as const, publicKey, toleranceSeconds: 300 };
 const AT_SIGNING = Number(fixture.timestamp) * 1000;
@@ -24,15 +24,6 @@ function request(over: { body?: string; signature?: string; timestamp?: string }
     body: Buffer.from(over.body ?? fixture.body),
     pathAndQuery: '/hooks/sendgrid',
   };
-}
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
 }
 
 describe('SendGrid Signed Event Webhook', () => {

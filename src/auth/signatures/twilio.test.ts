@@ -1,19 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { createSecretKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { resignTwilio, twilioBodyHash, twilioSignature, twilioUrlVariants, verifyTwilio } from './twilio.js';
+import { codeOf, providerFixture, providerJsonFixture, secretKey as key } from './test-helpers.js';
 import type { SignedRequest } from './types.js';
 
-const fixture = JSON.parse(readFileSync(new URL('../../../test/fixtures/providers/twilio-signature.json', import.meta.url), 'utf8')) as {
+const fixture = providerJsonFixture<{
   authToken: string;
   url: string;
   params: Record<string, string>;
   expectedSignature: string;
-};
-const statusCallback = readFileSync(new URL('../../../test/fixtures/providers/twilio-status-callback.form', import.meta.url));
+}>('twilio-signature.json');
+const statusCallback = providerFixture('twilio-status-callback.form');
 
 const FORM = 'application/x-www-form-urlencoded';
-const key = (s: string) => createSecretKey(Buffer.from(s, 'utf8'));
 const spec = (url: string, token = fixture.authToken) => ({ scheme: 'twilio' as const, secret: key(token), url });
 const formBody = (params: Record<string, string>) => Buffer.from(new URLSearchParams(params).toString());
 
@@ -24,15 +22,6 @@ function fixtureRequest(overrides: Partial<SignedRequest> & { signature?: string
     body: overrides.body ?? formBody(fixture.params),
     pathAndQuery: overrides.pathAndQuery ?? '/myapp.php?foo=1&bar=2',
   };
-}
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
 }
 
 describe('twilioSignature (twilio-node vectors)', () => {
