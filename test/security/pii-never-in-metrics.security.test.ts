@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canaryTextForms } from '../helpers/canary.js';
 import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
@@ -16,7 +17,7 @@ const CANARY = {
   phone: '+14155550142',
   name: 'Canary Metrix Quokka',
 };
-const canaryForms = Object.values(CANARY).flatMap((v) => [v, v.toLowerCase(), encodeURIComponent(v), v.replace('+', '')]);
+const canaryForms = canaryTextForms(CANARY);
 
 const rules = (up: string) => `
 version: 1
