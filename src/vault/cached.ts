@@ -44,6 +44,21 @@ type Entry =
   /** `ref` is storeKey(namespace, token) of the token, for eviction on delete. */
   | { readonly kind: 'tokenize'; readonly token: string; readonly ref: string };
 
+/** The misses of one batch: the items for the inner vault, their cache keys, and the positions each fills. */
+interface Misses<I> {
+  readonly misses: I[];
+  /** Cache key per miss; undefined for an item that is never cached (random tokenize spec). */
+  readonly missKeys: (string | undefined)[];
+  readonly missTargets: number[][];
+}
+
+/** Cache key of a tokenize item; random specs have none (each call must reach the inner vault). */
+const tokenizeKeyOf = (item: TokenizeItem): string | undefined =>
+  item.spec.random ? undefined : tokenizeKey(item.spec, item.value);
+const tokenizeHit = (entry: Entry): string | undefined => (entry.kind === 'tokenize' ? entry.token : undefined);
+const detokenizeKeyOf = (item: DetokenizeItem): string => detokenizeKey(item.namespace, item.token);
+const detokenizeHit = (entry: Entry): FoundResult | undefined => (entry.kind === 'detokenize' ? entry.result : undefined);
+
 /** Rough per-entry bookkeeping cost (LRU slots, Map entry, object headers), in bytes. */
 const ENTRY_OVERHEAD = 96;
 
@@ -93,38 +108,10 @@ export class CachedVault implements Vault {
   async tokenize(items: readonly TokenizeItem[]): Promise<string[]> {
     this.#check();
     const out = new Array<string>(items.length);
-    const misses: TokenizeItem[] = [];
-    /** For each miss: the cache key (undefined for random specs) and the batch positions it fills. */
-    const missKeys: (string | undefined)[] = [];
-    const missTargets: number[][] = [];
-    const missByKey = new Map<string, number>();
+    const batch = this.#collectMisses(items, out, tokenizeKeyOf, tokenizeHit);
+    if (batch.misses.length === 0) return out;
 
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (item.spec.random) {
-        misses.push(item);
-        missKeys.push(undefined);
-        missTargets.push([i]);
-        continue;
-      }
-      const key = tokenizeKey(item.spec, item.value);
-      const hit = this.#cache.get(key);
-      if (hit !== undefined && hit.kind === 'tokenize') {
-        out[i] = hit.token;
-        continue;
-      }
-      const m = missByKey.get(key);
-      if (m !== undefined) {
-        missTargets[m]!.push(i);
-        continue;
-      }
-      missByKey.set(key, misses.length);
-      misses.push(item);
-      missKeys.push(key);
-      missTargets.push([i]);
-    }
-    if (misses.length === 0) return out;
-
+    const { misses, missKeys, missTargets } = batch;
     const epoch = this.#epoch;
     const tokens = await this.#inner.tokenize(misses);
     const fill = epoch === this.#epoch && !this.#closed;
@@ -140,17 +127,52 @@ export class CachedVault implements Vault {
   async detokenize(items: readonly DetokenizeItem[]): Promise<DetokenizeResult[]> {
     this.#check();
     const out = new Array<DetokenizeResult>(items.length);
-    const misses: DetokenizeItem[] = [];
-    const missKeys: string[] = [];
+    const batch = this.#collectMisses(items, out, detokenizeKeyOf, detokenizeHit);
+    if (batch.misses.length === 0) return out;
+
+    const { misses, missKeys, missTargets } = batch;
+    const epoch = this.#epoch;
+    const results = await this.#inner.detokenize(misses);
+    const fill = epoch === this.#epoch && !this.#closed;
+    for (let m = 0; m < misses.length; m++) {
+      const result = results[m]!;
+      for (const i of missTargets[m]!) out[i] = result;
+      if (fill && result.found) {
+        this.#cache.set(missKeys[m]!, { kind: 'detokenize', result: Object.freeze({ ...result }) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Answers what the cache can (written into `out` at the item's position) and returns the rest as
+   * de-duplicated misses: one per distinct cache key, each with every batch position it fills. An item
+   * without a key (a random tokenize spec) is always its own miss and never looked up.
+   */
+  #collectMisses<I, R>(
+    items: readonly I[],
+    out: R[],
+    keyOf: (item: I) => string | undefined,
+    hitOf: (entry: Entry) => R | undefined,
+  ): Misses<I> {
+    const misses: I[] = [];
+    const missKeys: (string | undefined)[] = [];
     const missTargets: number[][] = [];
     const missByKey = new Map<string, number>();
 
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      const key = detokenizeKey(item.namespace, item.token);
-      const hit = this.#cache.get(key);
-      if (hit !== undefined && hit.kind === 'detokenize') {
-        out[i] = hit.result;
+      const key = keyOf(item);
+      if (key === undefined) {
+        misses.push(item);
+        missKeys.push(undefined);
+        missTargets.push([i]);
+        continue;
+      }
+      const entry = this.#cache.get(key);
+      const hit = entry === undefined ? undefined : hitOf(entry);
+      if (hit !== undefined) {
+        out[i] = hit;
         continue;
       }
       const m = missByKey.get(key);
@@ -163,19 +185,7 @@ export class CachedVault implements Vault {
       missKeys.push(key);
       missTargets.push([i]);
     }
-    if (misses.length === 0) return out;
-
-    const epoch = this.#epoch;
-    const results = await this.#inner.detokenize(misses);
-    const fill = epoch === this.#epoch && !this.#closed;
-    for (let m = 0; m < misses.length; m++) {
-      const result = results[m]!;
-      for (const i of missTargets[m]!) out[i] = result;
-      if (fill && result.found) {
-        this.#cache.set(missKeys[m]!, { kind: 'detokenize', result: Object.freeze({ ...result }) });
-      }
-    }
-    return out;
+    return { misses, missKeys, missTargets };
   }
 
   async delete(items: readonly DeleteItem[]): Promise<number> {
