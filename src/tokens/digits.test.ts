@@ -1,24 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyring, ephemeralKeyring } from '../crypto/keyring.js';
+import { ephemeralKeyring } from '../crypto/keyring.js';
 import { createDigitsFormat, digitsCheckDigits } from './digits.js';
+import { fixedKeyring, rng } from './test-helpers.js';
 
-const keyring = createKeyring({
-  version: 1,
-  rootKey: Buffer.alloc(32, 7).toString('base64'),
-  activeKeyId: 'k1',
-  encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
-});
+const keyring = fixedKeyring();
 const digits = createDigitsFormat(keyring);
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function randomDigits(r: () => number, n: number, leadingZero = false): string {
   let s = leadingZero ? '0' : String(1 + Math.floor(r() * 9));
   for (let i = 1; i < n; i++) s += Math.floor(r() * 10);

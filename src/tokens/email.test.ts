@@ -1,45 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyring, ephemeralKeyring } from '../crypto/keyring.js';
+import { ephemeralKeyring } from '../crypto/keyring.js';
 import { createEmailFormat, EMAIL_LOCAL_BODY, EMAIL_LOCAL_CHECK } from './email.js';
+import { errorOf, fixedKeyring, pick, rng } from './test-helpers.js';
 
 // Fixed keys so the statistical assertions below are reproducible.
-const keyring = createKeyring({
-  version: 1,
-  rootKey: Buffer.alloc(32, 7).toString('base64'),
-  activeKeyId: 'k1',
-  encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
-});
+const keyring = fixedKeyring();
 const tokenize = createEmailFormat(keyring, { domain: 'tokenize', suffix: 'tok.invalid' });
 const preserve = createEmailFormat(keyring, { domain: 'preserve', suffix: 'tok.invalid' });
 const sink = createEmailFormat(keyring, { domain: { sink: 'sink.invalid' }, suffix: 'tok.invalid' });
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function pick(r: () => number, alphabet: string, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * alphabet.length)];
-  return s;
-}
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 
 const LOCAL_LEN = EMAIL_LOCAL_BODY + EMAIL_LOCAL_CHECK;
 const TOKENIZED = new RegExp(`^[a-z2-7]{${LOCAL_LEN}}@[a-z2-7]{16}\\.tok\\.invalid$`);
-
-function errorOf(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { code?: string; message: string };
-  }
-  throw new Error('expected an error');
-}
 
 describe('email normalize', () => {
   it('trims and lower-cases the whole address', () => {

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ephemeralKeyring } from '../crypto/keyring.js';
 import { createTokenSpec, formatFor, TOKEN_TYPES, type TokenSpecInput } from './index.js';
+import { errorOf } from './test-helpers.js';
 
 const keyring = ephemeralKeyring();
-
-function errorOf(fn: () => unknown): { code?: string; message: string; field?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { code?: string; message: string; field?: string };
-  }
-  throw new Error('expected an error');
-}
 
 describe('createTokenSpec', () => {
   it('fills defaults and returns frozen specs', () => {

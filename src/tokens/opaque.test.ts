@@ -1,30 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyring, ephemeralKeyring } from '../crypto/keyring.js';
+import { ephemeralKeyring } from '../crypto/keyring.js';
 import { BASE62 } from './derive.js';
 import { createOpaqueFormat, isValidOpaquePrefix } from './opaque.js';
+import { fixedKeyring, pick, rng } from './test-helpers.js';
 
-const keyring = createKeyring({
-  version: 1,
-  rootKey: Buffer.alloc(32, 7).toString('base64'),
-  activeKeyId: 'k1',
-  encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
-});
+const keyring = fixedKeyring();
 const opaque = createOpaqueFormat(keyring, 'tok_');
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function pick(r: () => number, alphabet: string, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * alphabet.length)];
-  return s;
-}
 
 describe('opaque', () => {
   it('accepts any non-empty value as it is and refuses the empty string', () => {

@@ -1,25 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyring, ephemeralKeyring } from '../crypto/keyring.js';
+import { ephemeralKeyring } from '../crypto/keyring.js';
 import { CALLING_CODES, callingCodeLength } from './calling-codes.js';
 import { createPhoneFormat, phoneCheckDigits } from './phone.js';
+import { errorOf, fixedKeyring, rng } from './test-helpers.js';
 
-const keyring = createKeyring({
-  version: 1,
-  rootKey: Buffer.alloc(32, 7).toString('base64'),
-  activeKeyId: 'k1',
-  encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
-});
+const keyring = fixedKeyring();
 const phone = createPhoneFormat(keyring);
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function digits(r: () => number, n: number): string {
   let s = '';
   for (let i = 0; i < n; i++) s += Math.floor(r() * 10);
@@ -33,15 +21,6 @@ function randomNumber(r: () => number, national: number): string {
   const cc = CALLING_CODES[Math.floor(r() * CALLING_CODES.length)]!;
   const n = Math.min(Math.max(national, 7 - cc.length), 15 - cc.length);
   return `+${cc}${1 + Math.floor(r() * 9)}${digits(r, n - 1)}`;
-}
-
-function errorOf(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as { code?: string; message: string };
-  }
-  throw new Error('expected an error');
 }
 
 describe('calling codes', () => {

@@ -5,20 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createKeyring } from '../crypto/keyring.js';
 import { isGatewayError } from '../errors.js';
 import { createDigitsFormat } from './digits.js';
 import { createEmailFormat } from './email.js';
 import { createOpaqueFormat } from './opaque.js';
 import { createPhoneFormat } from './phone.js';
+import { fixedKeyring } from './test-helpers.js';
 import type { TokenFormat } from './types.js';
 
-const keyring = createKeyring({
-  version: 1,
-  rootKey: Buffer.alloc(32, 7).toString('base64'),
-  activeKeyId: 'k1',
-  encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
-});
+const keyring = fixedKeyring();
 
 const FORMATS: Record<string, TokenFormat> = {
   'email (tokenize)': createEmailFormat(keyring, { domain: 'tokenize', suffix: 'tok.invalid' }),

@@ -1,0 +1,45 @@
+/**
+ * Shared setup for the token-format unit tests beside this file (and the scanners' tests, which tokenize with
+ * the same formats): a keyring with fixed keys, a seeded generator, and the error catcher. Fixed keys and
+ * seeds keep the statistical and known-answer assertions reproducible. Test-only (excluded from the build in
+ * tsconfig.build.json).
+ */
+import { createKeyring } from '../crypto/keyring.js';
+import type { Keyring } from '../crypto/types.js';
+
+/** A keyring with fixed keys (root key 32 x 0x07, encryption key k1 32 x 0x09): the same tokens on every run. */
+export function fixedKeyring(): Keyring {
+  return createKeyring({
+    version: 1,
+    rootKey: Buffer.alloc(32, 7).toString('base64'),
+    activeKeyId: 'k1',
+    encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
+  });
+}
+
+/** A seeded uniform generator in [0, 1) (mulberry32), so random-looking test inputs are reproducible. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` characters drawn from `alphabet` with `r`. */
+export function pick(r: () => number, alphabet: string, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * alphabet.length)];
+  return s;
+}
+
+/** What `fn` threw (code, message, field); fails the test when it does not throw. */
+export function errorOf(fn: () => unknown): { code?: string; message: string; field?: string } {
+  try {
+    fn();
+  } catch (err) {
+    return err as { code?: string; message: string; field?: string };
+  }
+  throw new Error('expected an error');
+}
