@@ -1,16 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { adversarialInputs } from '../../test/helpers/scan-inputs.js';
-import { createKeyring } from '../crypto/keyring.js';
 import { createEmailFormat } from '../tokens/email.js';
+import { fixedKeyring } from '../tokens/test-helpers.js';
 import { findEmails } from './email.js';
 
-const keyring = createKeyring({
-  version: 1,
-  rootKey: Buffer.alloc(32, 7).toString('base64'),
-  activeKeyId: 'k1',
-  encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
-});
+const keyring = fixedKeyring();
 const format = createEmailFormat(keyring, { domain: 'tokenize', suffix: 'tok.invalid' });
 
 /** The text of each span found. */

@@ -1,18 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { adversarialInputs, typicalText } from '../../test/helpers/scan-inputs.js';
-import { createKeyring } from '../crypto/keyring.js';
 import { CALLING_CODES } from '../tokens/calling-codes.js';
 import { createEmailFormat } from '../tokens/email.js';
 import { createPhoneFormat } from '../tokens/phone.js';
+import { fixedKeyring } from '../tokens/test-helpers.js';
 import { findPii, scanPii, type PiiKind, type PiiSpan } from './index.js';
 
-const keyring = createKeyring({
-  version: 1,
-  rootKey: Buffer.alloc(32, 7).toString('base64'),
-  activeKeyId: 'k1',
-  encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
-});
+const keyring = fixedKeyring();
 const formats = {
   email: createEmailFormat(keyring, { domain: 'tokenize', suffix: 'tok.invalid' }),
   phone: createPhoneFormat(keyring),
