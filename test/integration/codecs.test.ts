@@ -4,9 +4,9 @@
  * followed by a request that must still succeed.
  */
 import { brotliCompressSync, gunzipSync, gzipSync } from 'node:zlib';
-import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { postRaw } from '../helpers/http.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const rules = (upstream: string) => `
@@ -56,11 +56,7 @@ afterEach(async () => {
   await upstream.close();
 });
 
-async function post(path: string, body: string | Buffer, headers: Record<string, string>) {
-  const res = await request(gw.url + path, { method: 'POST', body, headers });
-  const bytes = Buffer.from(await res.body.arrayBuffer());
-  return { status: res.statusCode, headers: res.headers, bytes, json: () => JSON.parse(bytes.toString()) as any };
-}
+const post = (path: string, body: string | Buffer, headers: Record<string, string>) => postRaw(gw.url + path, body, headers);
 
 /** A plain JSON request through the same route: the gateway still serves after whatever came before. */
 async function expectStillServing(): Promise<void> {

@@ -6,12 +6,12 @@
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { request } from 'undici';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyGatewaySignature } from '../../src/auth/signatures/gateway.js';
 import { metaSignature } from '../../src/auth/signatures/meta.js';
 import { twilioSignature } from '../../src/auth/signatures/twilio.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { postRaw } from '../helpers/http.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/providers/${name}`, import.meta.url));
@@ -108,11 +108,8 @@ afterEach(async () => {
   await upstream.close();
 });
 
-async function post(path: string, body: string | Buffer, headers: Record<string, string>) {
-  const res = await request(gw.url + path, { method: 'POST', body, headers });
-  const bytes = Buffer.from(await res.body.arrayBuffer());
-  return { status: res.statusCode, json: () => JSON.parse(bytes.toString()) as { error: { code: string; message: string } } };
-}
+const post = (path: string, body: string | Buffer, headers: Record<string, string>) =>
+  postRaw<{ error: { code: string; message: string } }>(gw.url + path, body, headers);
 
 const FORM = 'application/x-www-form-urlencoded';
 const formParams = (body: Buffer | string) => {
