@@ -11,7 +11,7 @@ import { request as httpsRequest, createServer as createHttpsServer, type Server
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certsInit, createCa, issueCert, type CertFiles } from '../../src/cli/certs.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -112,25 +112,28 @@ function call(base: string, urlPath: string, client: CertFiles | null, body = '{
   });
 }
 
+/** Options for a raw TLS connection to the listener at `base` as the dispatcher (trusting our CA, SNI localhost). */
+function dispatcherTls(base: string, extra: ConnectionOptions = {}): ConnectionOptions {
+  const u = new URL(base);
+  return {
+    host: u.hostname,
+    port: Number(u.port),
+    ca: readFileSync(ca.cert),
+    cert: readFileSync(dispatcher.cert),
+    key: readFileSync(dispatcher.key),
+    servername: 'localhost',
+    ...extra,
+  };
+}
+
 /** The CN of the certificate the listener presents on a new handshake. */
 function serverCn(base: string): Promise<string> {
-  const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect(
-      {
-        host: u.hostname,
-        port: Number(u.port),
-        ca: readFileSync(ca.cert),
-        cert: readFileSync(dispatcher.cert),
-        key: readFileSync(dispatcher.key),
-        servername: 'localhost',
-      },
-      () => {
-        const cn = socket.getPeerCertificate().subject.CN as string;
-        socket.end();
-        resolve(cn);
-      },
-    );
+    const socket = tlsConnect(dispatcherTls(base), () => {
+      const cn = socket.getPeerCertificate().subject.CN as string;
+      socket.end();
+      resolve(cn);
+    });
     socket.on('error', reject);
   });
 }
@@ -394,24 +397,13 @@ describe('reload without restart', () => {
   it('after a reload the listener still refuses TLS renegotiation and keeps TLS 1.2 as the floor', async () => {
     const u = new URL(gw.url);
     const renegotiated = await new Promise<Error | null>((resolve, reject) => {
-      const socket = tlsConnect(
-        {
-          host: u.hostname,
-          port: Number(u.port),
-          ca: readFileSync(ca.cert),
-          cert: readFileSync(dispatcher.cert),
-          key: readFileSync(dispatcher.key),
-          servername: 'localhost',
-          maxVersion: 'TLSv1.2',
-        },
-        () => {
-          expect(socket.getProtocol()).toBe('TLSv1.2');
-          socket.renegotiate({}, (err) => {
-            socket.destroy();
-            resolve(err ?? null);
-          });
-        },
-      );
+      const socket = tlsConnect(dispatcherTls(gw.url, { maxVersion: 'TLSv1.2' }), () => {
+        expect(socket.getProtocol()).toBe('TLSv1.2');
+        socket.renegotiate({}, (err) => {
+          socket.destroy();
+          resolve(err ?? null);
+        });
+      });
       socket.on('error', (err) => resolve(err));
       setTimeout(() => reject(new Error('no answer to renegotiation')), 5000).unref();
     });
