@@ -16,6 +16,7 @@ import { substituteEnv } from './env.js';
 import type { DocPath, RuleSource } from './issues.js';
 import type { HmacInput } from './schema-signatures.js';
 import type { RouteInput } from './schema.js';
+import { httpUrlProblem } from './url-policy.js';
 
 type Report = (path: DocPath, message: string, offset?: number) => void;
 
@@ -173,13 +174,8 @@ function publicUrl(text: string, at: DocPath, ctx: SignatureContext, report: Rep
     return undefined;
   }
   const problem =
-    url.protocol !== 'http:' && url.protocol !== 'https:'
-      ? `scheme '${url.protocol.slice(0, -1)}' is not allowed (expected http or https)`
-      : url.username !== '' || url.password !== ''
-        ? 'must not contain credentials (user:password@)'
-        : value.includes('?') || value.includes('#')
-          ? 'must not contain a query or fragment (the query of each request is appended to it)'
-          : undefined;
+    httpUrlProblem(url) ??
+    (value.includes('?') || value.includes('#') ? 'must not contain a query or fragment (the query of each request is appended to it)' : undefined);
   if (problem !== undefined) {
     report(at, `url ${problem}`);
     return undefined;

@@ -21,6 +21,7 @@ import type { DocPath, RuleIssue, RuleSource } from './issues.js';
 import { LOCATION_PREFIXES, SCAN_KINDS } from './schema.js';
 import type { FieldInput, PolicyInput, RouteInput, RuleFileInput, TokenTypeInput, UpstreamInput } from './schema.js';
 import { closest, context } from './schema-errors.js';
+import { httpUrlProblem } from './url-policy.js';
 import type {
   CompiledAction,
   CompiledDirection,
@@ -422,14 +423,7 @@ function compileUpstream(
     report(urlPath, `upstream '${name}': url is not an absolute URL${via} (expected e.g. https://api.example.com)`);
     return undefined;
   }
-  const problem =
-    url.protocol !== 'http:' && url.protocol !== 'https:'
-      ? `scheme '${url.protocol.slice(0, -1)}' is not allowed (expected http or https)`
-      : url.username !== '' || url.password !== ''
-        ? 'must not contain credentials (user:password@)'
-        : url.search !== '' || url.hash !== ''
-          ? 'must not contain a query or fragment'
-          : undefined;
+  const problem = httpUrlProblem(url) ?? (url.search !== '' || url.hash !== '' ? 'must not contain a query or fragment' : undefined);
   if (problem !== undefined) {
     report(urlPath, `upstream '${name}': url ${problem}${via}`);
     return undefined;
