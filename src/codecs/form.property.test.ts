@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../test/helpers/prng.js';
 import { encodeFormValue, formCodec } from './form.js';
 import type { CompiledSelector } from './selector.js';
 import type { Edit } from './types.js';
@@ -35,17 +36,6 @@ function spell(s: string, rnd: () => number): string {
     else out += rnd() < 0.7 ? ch : pct();
   }
   return out;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Doc {

@@ -3,24 +3,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { prng } from '../../test/helpers/prng.js';
 import { isGatewayError } from '../errors.js';
 import { jsonCodec } from './json.js';
 import { compileSelector, formatPath, type Segment } from './selector.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type PathPart = string | number;
-
-/** Small deterministic PRNG so one fast-check integer drives all formatting choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WS = [' ', '\t', '\n', '\r', '  ', '\r\n'];
 const SHORT: Record<string, string> = {

@@ -17,15 +17,8 @@ export function fixedKeyring(): Keyring {
   });
 }
 
-/** A seeded uniform generator in [0, 1) (mulberry32), so random-looking test inputs are reproducible. */
-export function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator in [0, 1) (mulberry32, test/helpers/prng.ts), so random-looking inputs are reproducible. */
+export { prng as rng } from '../../test/helpers/prng.js';
 
 /** `n` characters drawn from `alphabet` with `r`. */
 export function pick(r: () => number, alphabet: string, n: number): string {
