@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
   INVALID_FORM: 400,
   INVALID_MULTIPART: 400,
   INVALID_ENCODING: 400,
+  /** The body is not valid in the charset its Content-Type declares (a us-ascii body with an 8-bit byte; codecs/charset.ts). */
+  INVALID_CHARSET: 400,
   /** The request target or Host could be read differently by the router, the auth guard and the upstream (auth/request-target.ts). */
   INVALID_PATH: 400,
   // 401 / 403: the client's TLS certificate is missing or not on the allowlist (src/auth/mtls.ts)
@@ -44,6 +46,8 @@ export const ERROR_STATUS = {
   ROUTE_NOT_FOUND: 404,
   // 422: a well-formed token that the vault does not know
   UNKNOWN_TOKEN: 422,
+  // 422: a rewritten value has a character the body's declared charset cannot represent (codecs/charset.ts)
+  UNREPRESENTABLE_VALUE: 422,
   // 413 / 415: the body cannot be read or rewritten
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
