@@ -7,6 +7,7 @@
  * at the offending node; nothing is thrown, so the loader can report all problems of all files at once.
  * Cross-file checks (the same method+path+host twice) are the loader's.
  */
+import { CHARSET_LABELS, type BodyCharset } from '../codecs/charset.js';
 import { compileSelector, type CompiledSelector } from '../codecs/selector.js';
 import type { Keyring } from '../crypto/types.js';
 import { isGatewayError } from '../errors.js';
@@ -146,9 +147,11 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     if (!isObject(input) || !Array.isArray(input.fields)) return null;
     const codec = input.codec ?? 'json';
     const lists = compileFieldList(input.fields, [...routePath, dir, 'fields'], dir, codec, policy, ns, false);
+    const charsets = compileCharsets(input.charsets, [...routePath, dir, 'charsets'], codec);
     return Object.freeze({
       codec,
       contentTypes: CODEC_CONTENT_TYPES[codec] ?? Object.freeze([]),
+      ...(charsets ? { charsets } : {}),
       ...fieldList(lists.body),
       query: fieldList(lists.query),
       headers: fieldList(lists.header),
@@ -250,6 +253,27 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
       return undefined;
     }
     return { location: 'body', selector: nameSelector(select, select) };
+  }
+
+  /**
+   * A direction's `charsets:` as canonical names (codecs/charset.ts); undefined when absent or invalid (the
+   * schema reported it). Only codec json takes a charset other than utf-8: a form's percent-escapes and a
+   * multipart text part are read as UTF-8 by their codecs, below any transcoding of the whole body.
+   */
+  function compileCharsets(labels: readonly string[] | undefined, path: DocPath, codec: string): readonly BodyCharset[] | undefined {
+    if (labels === undefined || !ctx.valid(path)) return undefined;
+    const out: BodyCharset[] = [];
+    labels.forEach((label, i) => {
+      const cs = CHARSET_LABELS[label]!;
+      if (out.includes(cs)) report([...path, i], `'charsets' lists ${cs} twice ('${label}' is ${cs})`);
+      else if (cs !== 'utf-8' && codec !== 'json') {
+        report(
+          [...path, i],
+          `charset ${cs} needs codec json: the ${codec} codec reads its values as UTF-8 (${codec === 'form' ? 'percent-escapes' : 'text parts'} are bytes below the body's charset), so only utf-8 is accepted here`,
+        );
+      } else out.push(cs);
+    });
+    return Object.freeze(out);
   }
 
   return { routes, upstreams, issues };

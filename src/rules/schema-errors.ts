@@ -17,6 +17,11 @@ const WRAPPERS = new Set(['anyOf', 'oneOf', 'discriminator', 'propertyNames', 'i
 /** Keys whose enum errors read "unknown <key> 'x'"; others read "invalid value 'x' for '<key>'". */
 const NAMED_ENUMS = new Set(['action', 'type', 'codec', 'style', 'encoding', 'method', 'otherwise', 'then', 'find']);
 const PATTERN_LABELS: Record<string, string> = { id: 'route id', upstream: 'upstream name' };
+/** Said after an enum error under these keys: why the closed set is what it is. */
+const ENUM_HINTS: Record<string, string> = {
+  charsets:
+    '; the gateway writes a rewritten body back in its charset, so only charsets Node can encode losslessly are supported: windows-1252 and others can be read but not written back (docs/codecs.md#charsets)',
+};
 
 /** Options each action accepts, read from the schema's field branches (for "belongs to tokenize" hints). */
 const ACTION_KEYS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
@@ -183,7 +188,7 @@ function describe(source: RuleSource, data: unknown, path: DocPath, e: ErrorObje
       const name = baseKey(path);
       const message = NAMED_ENUMS.has(name)
         ? `unknown ${name} ${show(e.data)} (expected one of ${allowed})`
-        : `invalid value ${show(e.data)} for '${key}' (expected one of ${allowed})`;
+        : `invalid value ${show(e.data)} for '${key}' (expected one of ${allowed}${ENUM_HINTS[name] ?? ''})`;
       return { ...value, message: prefix + message };
     }
     case 'const':

@@ -16,6 +16,7 @@
  * token options per type) live in compile.ts.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import { CHARSET_LABELS } from '../codecs/charset.js';
 import { FINGERPRINT_EXPECTED, FINGERPRINT_PATTERN, type ClientMatcherInput } from '../auth/identity.js';
 import { signatureDefinitions, signatureRouteProperties, type ResignInput, type VerifyInput } from './schema-signatures.js';
 
@@ -303,6 +304,15 @@ export const rulesSchema = {
           description:
             'How the body is read (default json: application/json and any +json media type; form: application/x-www-form-urlencoded; multipart: multipart/form-data).',
         },
+        charsets: {
+          type: 'array',
+          minItems: 1,
+          uniqueItems: true,
+          default: ['utf-8'],
+          items: { type: 'string', enum: Object.keys(CHARSET_LABELS) },
+          description:
+            "Body charsets accepted (default [utf-8]; no charset parameter counts as utf-8): utf-8 (utf8), iso-8859-1 (latin1), us-ascii (ascii). A body in another declared charset is transcoded to UTF-8 for the rules and back after; a new value the charset cannot hold is refused (422 UNREPRESENTABLE_VALUE). codec json only. windows-1252 is not supported (the gateway could read it but not write it back). See docs/codecs.md#charsets.",
+        },
         fields: {
           type: 'array',
           minItems: 1,
@@ -540,6 +550,8 @@ export interface FieldInput extends PolicyInput {
 }
 export interface DirectionInput {
   codec?: (typeof CODEC_NAMES)[number];
+  /** Labels as written (utf-8, latin1, ...); compile.ts maps them to canonical charsets. */
+  charsets?: string[];
   fields: FieldInput[];
 }
 export interface RouteInput {

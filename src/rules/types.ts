@@ -5,6 +5,7 @@
 import type { ClientMatcher } from '../auth/identity.js';
 import type { ResignSpec, VerifySpec } from '../auth/signatures/types.js';
 import type { Permission } from '../auth/principal.js';
+import type { BodyCharset } from '../codecs/charset.js';
 import type { CompiledSelector } from '../codecs/selector.js';
 import type { TokenSpec, TokenType } from '../tokens/types.js';
 
@@ -107,6 +108,11 @@ export interface CompiledDocument extends CompiledFieldList {
 export interface CompiledDirection extends CompiledDocument {
   /** Media types accepted for this codec (lower-case, no parameters), e.g. ['application/json']. */
   readonly contentTypes: readonly string[];
+  /**
+   * Body charsets accepted (`charsets:`, canonical names; codecs/charset.ts). Absent means ['utf-8'] (additive).
+   * A body in another charset is transcoded to UTF-8 for the codec and back after the rewrite.
+   */
+  readonly charsets?: readonly BodyCharset[];
   // `fields`/`selectors` (from CompiledDocument) are the body's fields only; empty when the direction only
   // touches the query or headers (then the body is not read at all).
   /** `query:NAME` fields: query-string parameters (request side). */
