@@ -40,9 +40,10 @@ function loggerOptions(level: string, redact: boolean): LoggerOptions {
       logMethod(args, method) {
         // log.error(err) / log.error(err, 'msg'): pino would make err.message the line's msg.
         if (isErrorLike(args[0])) {
-          const { msg, ...fields } = errorFields(args[0]);
-          const text = typeof args[1] === 'string' ? args[1] : typeof msg === 'string' ? msg : 'error';
-          return method.apply(this, [fields, text, ...args.slice(2)] as never);
+          const fields = errorFields(args[0]);
+          if (typeof args[1] === 'string') return method.apply(this, [fields, args[1], ...args.slice(2)] as never);
+          const { detail, ...rest } = fields; // our message becomes the line's msg
+          return method.apply(this, [rest, typeof detail === 'string' ? detail : 'error'] as never);
         }
         return method.apply(this, args);
       },
@@ -117,7 +118,7 @@ export function errorFields(err: unknown): Record<string, unknown> {
       code: err.code,
       status: err.status,
       field: err.field,
-      msg: err.message,
+      detail: err.message, // not `msg`: pino writes its own msg key, and a second one would make the line ambiguous JSON
       cause: cause ? { name: cause.name, code: cause.code } : undefined,
     };
   }
