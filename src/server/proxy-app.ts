@@ -15,6 +15,7 @@ import { identityLogFields } from '../auth/identity.js';
 import { clientGuard, clientIdentity, type ClientIdentityVariables } from '../auth/mtls.js';
 import { routeSignatures } from '../auth/signatures/index.js';
 import { requestTargetGuard } from '../auth/request-target.js';
+import { bodyCharset, codecLocator, rewriteCharset, type BodyCharset } from '../codecs/charset.js';
 import { acceptEncodingFor, rewriteEncoded } from '../codecs/content-encoding.js';
 import { splitQuery } from '../codecs/form.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -185,6 +186,8 @@ function releaseGuarded(deps: ProxyAppDeps, route: CompiledRoute, side: 'request
  * first, with the decoded size capped at `limit`, and the rewritten body re-encoded the same way; an unchanged
  * body keeps its original bytes (codecs/content-encoding.ts). Unknown codings: 415; corrupt: 400; a body that
  * decodes past the limit: 413. On responses the upstream broke the contract, so any of those is a 502.
+ * Inside that, a body in a declared non-UTF-8 charset (checkRewritable let it through) is transcoded to UTF-8
+ * for the codec and back (codecs/charset.ts); a new value the charset cannot hold is 422 on either side.
  */
 async function rewriteBody(
   direction: CompiledDirection,
@@ -207,8 +210,10 @@ async function rewriteBody(
     await run(body);
     return out!;
   }
+  const cs = bodyCharset(charset(headers['content-type'])) ?? 'utf-8';
+  const transcoded = cs === 'utf-8' ? run : (plain: Buffer) => rewriteCharset(plain, cs, run, locator(direction, deps));
   try {
-    const encoded = await rewriteEncoded(body, headers['content-encoding'], limit, run);
+    const encoded = await rewriteEncoded(body, headers['content-encoding'], limit, transcoded);
     return { ...out!, body: encoded };
   } catch (err) {
     if (side === 'response' && isGatewayError(err) && ENCODING_CODES.has(err.code)) {
@@ -218,7 +223,15 @@ async function rewriteBody(
   }
 }
 
-const ENCODING_CODES: ReadonlySet<string> = new Set(['UNSUPPORTED_ENCODING', 'INVALID_ENCODING', 'BODY_TOO_LARGE']);
+const ENCODING_CODES: ReadonlySet<string> = new Set(['UNSUPPORTED_ENCODING', 'INVALID_ENCODING', 'BODY_TOO_LARGE', 'INVALID_CHARSET']);
+
+/** Names the field an UNREPRESENTABLE_VALUE refusal is about (runs only once a refusal is certain). */
+function locator(direction: CompiledDirection, deps: ProxyAppDeps) {
+  const codec = deps.transform.codecs.get(direction.codec);
+  return codec === undefined ? undefined : codecLocator(codec, direction.selectors, { maxDepth: deps.transform.maxDepth });
+}
+
+const UTF8_ONLY: readonly BodyCharset[] = Object.freeze(['utf-8']);
 
 /**
  * A body a rule must rewrite has to be in the rule's codec: another media type or charset is refused rather
@@ -237,9 +250,19 @@ function checkRewritable(
   if (type === undefined || !matchesMediaType(type, direction.contentTypes)) {
     fail('UNSUPPORTED_MEDIA_TYPE', `this route expects ${direction.contentTypes.join(' or ')}`);
   }
-  const cs = charset(contentType);
-  if (cs !== undefined && cs !== 'utf-8' && cs !== 'utf8') {
-    fail('UNSUPPORTED_MEDIA_TYPE', 'only the utf-8 charset is supported');
+  // No charset parameter is UTF-8. The label is request data: only a charset the gateway knows is named back.
+  const accepted = direction.charsets ?? UTF8_ONLY;
+  const cs = bodyCharset(charset(contentType));
+  if (cs === undefined) {
+    fail(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `the body's charset is not supported: this route's ${side} accepts ${accepted.join(', ')}; a rule can declare iso-8859-1 or us-ascii with 'charsets:' (codec json)`,
+    );
+  } else if (!accepted.includes(cs)) {
+    fail(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `the body's charset ${cs} is not declared for this route's ${side} (it accepts ${accepted.join(', ')}); declare it in the rule: ${side}: { charsets: [${[...accepted, cs].join(', ')}] }`,
+    );
   }
 }
 
