@@ -210,7 +210,8 @@ async function rewriteBody(
     await run(body);
     return out!;
   }
-  const cs = bodyCharset(charset(headers['content-type'])) ?? 'utf-8';
+  // checkRewritable already refused a charset the direction does not declare; without `charsets:` it is utf-8.
+  const cs = direction.charsets === undefined ? 'utf-8' : (bodyCharset(charset(headers['content-type'])) ?? 'utf-8');
   const transcoded = cs === 'utf-8' ? run : (plain: Buffer) => rewriteCharset(plain, cs, run, locator(direction, deps));
   try {
     const encoded = await rewriteEncoded(body, headers['content-encoding'], limit, transcoded);
