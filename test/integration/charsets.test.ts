@@ -4,6 +4,7 @@
  * back; an undeclared charset is 415 with a message saying how to declare it; a detokenized value latin1
  * cannot hold is 422, naming the path and never the value.
  */
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCAL_DETOKENIZE_POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { postRaw } from '../helpers/http.js';
@@ -71,6 +72,17 @@ describe('declared charsets', () => {
     expect(res.bytes.equals(latin1(text))).toBe(true);
   });
 
+  it('decodes gzip before transcoding and re-encodes after: the upstream gets gzip of latin1', async () => {
+    const text = '{"name":"José","x":"ÿ"}';
+    upstream.reply({ headers: { 'content-type': LATIN1_JSON }, body: latin1('{"ok":"sí"}') });
+    const res = await post('/legacy', gzipSync(latin1(text)), { 'content-type': LATIN1_JSON, 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    const sent = gunzipSync(upstream.received[0]!.body);
+    const token = JSON.parse(sent.toString('latin1')).name as string;
+    expect(token).toMatch(/^tok_/);
+    expect(sent.equals(latin1(text.replace('José', token)))).toBe(true);
+  });
+
   it('returns an unchanged latin1 response byte for byte', async () => {
     const reply = latin1('{"note":"ñ\xe9\x80"}'); // \x80: a C1 control in ISO-8859-1, kept as is
     upstream.reply({ headers: { 'content-type': LATIN1_JSON }, body: reply });
@@ -91,6 +103,13 @@ describe('declared charsets', () => {
       "the body's charset is not supported: this route's request accepts utf-8, iso-8859-1, us-ascii; a rule can declare iso-8859-1 or us-ascii with 'charsets:' (codec json)",
     );
     expect(upstream.received).toHaveLength(0);
+  });
+
+  it('answers 502 when the upstream responds in a charset the response does not declare (unlabelled is utf-8)', async () => {
+    // The response declares [latin1] only; the default reply is application/json without a charset.
+    const res = await post('/legacy', '{"name":"a"}', { 'content-type': 'application/json' });
+    expect([res.status, res.json().error.code]).toEqual([502, 'UPSTREAM_RESPONSE_INVALID']);
+    expect(upstream.received).toHaveLength(1);
   });
 
   it('refuses a us-ascii body with an 8-bit byte (400 INVALID_CHARSET)', async () => {
