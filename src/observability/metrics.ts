@@ -134,6 +134,15 @@ export function requestMetrics(
       count(c, started, isGatewayError(err) ? err.status : 500, err);
       throw err;
     }
-    count(c, started, c.res.status, c.error);
+    count(c, started, sentStatus(c) ?? c.res.status, c.error);
   };
+}
+
+/**
+ * The status of a response a handler already wrote to the node response itself (the proxy routes do, and
+ * return @hono/node-server's RESPONSE_ALREADY_SENT, whose own status says nothing); undefined otherwise.
+ */
+function sentStatus(c: Context): number | undefined {
+  const outgoing = (c.env as { outgoing?: { headersSent?: boolean; statusCode?: number } } | undefined)?.outgoing;
+  return outgoing?.headersSent === true ? outgoing.statusCode : undefined;
 }

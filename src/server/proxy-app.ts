@@ -6,7 +6,9 @@
  * Only declared routes pass: anything else is 404 ROUTE_NOT_FOUND (fail closed). A rule that cannot be
  * applied refuses the request; nothing is forwarded with PII where a rule said tokens.
  */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
 import { NO_AUTHENTICATORS, principalOf, ReleaseGuardedVault, routeAuthGuard, routeUnavailable, type Authenticators, type PrincipalVariables } from '../auth/authenticate.js';
@@ -166,8 +168,42 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       if (stats.detokenized > 0) deps.metrics.fields.inc({ route: route.id, action: 'detokenized' }, stats.detokenized);
       if (stats.other > 0) deps.metrics.fields.inc({ route: route.id, action: 'other' }, stats.other);
     }
-    return c.body(resBody as unknown as ArrayBuffer, res.status as 200, resHeaders);
+    return reply(c, res.status, resHeaders, resBody);
   };
+}
+
+/**
+ * Sends the upstream answer. On a node listener it is written straight to `c.env.outgoing` (no Web
+ * Response, no Headers round trip) and RESPONSE_ALREADY_SENT tells @hono/node-server so; the headers are
+ * the ones hono's `c.body()` + node-server produced: the request id first, the upstream's end-to-end
+ * headers over it (lower-case; a list joined with ', ', set-cookie kept as separate lines; values with
+ * leading/trailing whitespace trimmed as Headers does), the text/plain content type node-server adds when
+ * there is none, and Content-Length of the body (none on HEAD). Node itself keeps HEAD, 204 and 304 bodiless. Without a
+ * node response (app.request() in tests) it answers through c.body() as before.
+ */
+function reply(c: Context<ProxyEnv>, status: number, headers: HeaderMap, body: Buffer): Response {
+  const outgoing = c.env?.outgoing as ServerResponse | undefined;
+  if (outgoing === undefined) return c.body(body as unknown as ArrayBuffer, status as 200, headers);
+  const out: OutgoingHttpHeaders = { 'x-request-id': c.get('requestId') };
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (typeof value === 'string') out[name] = trimOws(value);
+    else out[name] = name === 'set-cookie' ? value.map(trimOws) : value.map(trimOws).join(', ');
+  }
+  out['content-type'] ??= 'text/plain; charset=UTF-8';
+  // hono answers HEAD through a bodiless copy of the GET response, which node-server sent without one.
+  if (c.env.incoming.method !== 'HEAD') out['Content-Length'] = body.byteLength;
+  outgoing.writeHead(status, out);
+  outgoing.end(body);
+  return RESPONSE_ALREADY_SENT;
+}
+
+const EDGE_OWS = /^[\t\n\r ]|[\t\n\r ]$/;
+const EDGE_OWS_ALL = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+
+/** Leading and trailing HTTP whitespace removed, as the Fetch Headers class normalizes a value. */
+function trimOws(value: string): string {
+  return EDGE_OWS.test(value) ? value.replace(EDGE_OWS_ALL, '') : value;
 }
 
 /**
