@@ -9,8 +9,9 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono, type Context, type Next } from 'hono';
+import { Hono, type Context, type MiddlewareHandler, type Next } from 'hono';
 import { requestId } from 'hono/request-id';
+import { randomUUID } from 'node:crypto';
 import { NO_AUTHENTICATORS, principalOf, ReleaseGuardedVault, routeAuthGuard, routeUnavailable, type Authenticators, type PrincipalVariables } from '../auth/authenticate.js';
 import type { DetokenizePolicy } from '../auth/detokenize-policy.js';
 import { identityLogFields } from '../auth/identity.js';
@@ -52,7 +53,7 @@ export type ProxyEnv = { Bindings: HttpBindings; Variables: { requestId: string;
 
 export function createProxyApp(deps: ProxyAppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
-  app.use(requestId());
+  app.use(nodeRequestId());
   // Before routing: a target the router, the auth guard and the upstream could read differently is refused.
   app.use(requestTargetGuard());
   app.use(clientIdentity());
@@ -77,6 +78,30 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<ProxyEnv> {
   });
   app.onError(errorHandler(deps.log));
   return app;
+}
+
+const REQUEST_ID_LIMIT = 255;
+const REQUEST_ID_INVALID = /[^\w\-=]/;
+
+/**
+ * hono's requestId() (same rules: the client's X-Request-Id when it is 1-255 characters of [A-Za-z0-9_=-],
+ * else a random UUID; set as `requestId` and as the X-Request-Id response header) reading the header from
+ * node's parsed headers: hono's reads it through the Web Request, whose Headers object is then built from
+ * every raw header of the request for that one lookup. Without a node request (app.request() in tests) it
+ * is hono's own middleware.
+ */
+function nodeRequestId(): MiddlewareHandler<ProxyEnv> {
+  const fallback = requestId();
+  return async function proxyRequestId(c, next) {
+    const incoming = c.env?.incoming;
+    if (incoming === undefined) return fallback(c, next);
+    const raw = incoming.headers['x-request-id']; // node joins repeated lines with ', ' as Headers.get() does
+    const given = Array.isArray(raw) ? raw.join(', ') : raw;
+    const id = given === undefined || given === '' || given.length > REQUEST_ID_LIMIT || REQUEST_ID_INVALID.test(given) ? randomUUID() : given;
+    c.set('requestId', id);
+    c.header('X-Request-Id', id);
+    await next();
+  };
 }
 
 function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
