@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../errors.js';
-import { accessLogger, createLogger } from './logger.js';
+import pino from 'pino';
+import { accessLogger, createLogger, isoTime } from './logger.js';
 
 const CANARY = 'canary.log7@canary-example.org';
 
@@ -105,5 +106,20 @@ describe('accessLogger', () => {
     expect(accessLogger(child)).toBe(child);
     (accessLogger(child) as unknown as typeof log).info({ value: CANARY }, 'oops');
     expect(lines[0]).not.toContain(CANARY);
+  });
+});
+
+describe('isoTime', () => {
+  it('writes what pino.stdTimeFunctions.isoTime writes, also when the millisecond changes or repeats', () => {
+    const real = Date.now;
+    try {
+      for (const t of [0, 1_795_000_000_000, 1_795_000_000_000, 1_795_000_000_001, 1_795_000_000_999, 1_795_000_001_000, 253_402_300_799_999]) {
+        Date.now = () => t;
+        expect(isoTime()).toBe(pino.stdTimeFunctions.isoTime());
+        expect(isoTime()).toBe(`,"time":"${new Date(t).toISOString()}"`);
+      }
+    } finally {
+      Date.now = real;
+    }
   });
 });

@@ -48,9 +48,26 @@ function loggerOptions(level: string, redact: boolean): LoggerOptions {
         return method.apply(this, args);
       },
     },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
+}
+
+let isoMs = Number.NaN;
+let isoText = '';
+
+/**
+ * pino.stdTimeFunctions.isoTime with the same output (`,"time":"<ISO 8601>"` of Date.now()), the text reused
+ * while the millisecond is the same: under load many lines share one, and toISOString() was ~2% of a
+ * passthrough request's CPU.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return isoText;
 }
 
 /** The access logger of each logger createLogger() built. */
