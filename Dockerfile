@@ -1,5 +1,5 @@
 # pii-gateway container image.
-# Node 26 is the current LTS line; better-sqlite3 12.11 supports Node 20 through 26.
+# Node 26 is the current LTS line; better-sqlite3 12.11 (package.json) supports Node 20 through 26.
 # Build: docker build -t pii-gateway .
 # Run:   docker run --rm -p 8080:8080 -e PII_GATEWAY_KEYS_FILE=/run/secrets/pii-gateway-keys.json \
 #          -v pii-gateway-data:/app/data pii-gateway
