@@ -130,41 +130,43 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   );
 
   const upstreams = new Map<string, Upstream>();
-  for (const u of rules.upstreams.values()) upstreams.set(u.name, new Upstream(u, config.upstreamConnections));
-
-  const upstreamHosts = new Map(rules.routes.map((r) => [r.id, r.upstream.url.host]));
-  const transform = {
-    vault,
-    keyring,
-    codecs: CODECS,
-    maxDepth: config.limits.jsonMaxDepth,
-    audit: engineAuditHook(audit, (routeId) => upstreamHosts.get(routeId) ?? null),
-  };
-  const proxyApp = createProxyApp({ rules, upstreams, transform, log, limits: config.limits, metrics, auth: authenticators, detokenizePolicy });
-  const adminApp = createAdminApp([
-    {
-      name: 'rules',
-      check: () => {
-        if (rules.routes.length === 0) throw new Error('no routes loaded');
-      },
-    },
-    {
-      name: 'keys',
-      check: () => {
-        if (!keyring.encryptionKeys.has(keyring.activeKeyId)) throw new Error('active key missing');
-      },
-    },
-    { name: 'vault', check: () => vault.ping() },
-    {
-      name: 'audit',
-      check: () => {
-        if (!audit.healthy) throw new Error('audit log not writable');
-      },
-    },
-  ], { metrics: metrics.registry });
-
   const opened: Listener[] = [];
+  // From here on, anything that fails (an upstream's TLS files, a route that cannot be served, a port in use)
+  // closes what was already built: listeners, pools, the vault and the audit log.
   try {
+    for (const u of rules.upstreams.values()) upstreams.set(u.name, new Upstream(u, config.upstreamConnections));
+
+    const upstreamHosts = new Map(rules.routes.map((r) => [r.id, r.upstream.url.host]));
+    const transform = {
+      vault,
+      keyring,
+      codecs: CODECS,
+      maxDepth: config.limits.jsonMaxDepth,
+      audit: engineAuditHook(audit, (routeId) => upstreamHosts.get(routeId) ?? null),
+    };
+    const proxyApp = createProxyApp({ rules, upstreams, transform, log, limits: config.limits, metrics, auth: authenticators, detokenizePolicy });
+    const adminApp = createAdminApp([
+      {
+        name: 'rules',
+        check: () => {
+          if (rules.routes.length === 0) throw new Error('no routes loaded');
+        },
+      },
+      {
+        name: 'keys',
+        check: () => {
+          if (!keyring.encryptionKeys.has(keyring.activeKeyId)) throw new Error('active key missing');
+        },
+      },
+      { name: 'vault', check: () => vault.ping() },
+      {
+        name: 'audit',
+        check: () => {
+          if (!audit.healthy) throw new Error('audit log not writable');
+        },
+      },
+    ], { metrics: metrics.registry });
+
     const proxy = await listen(proxyApp, config.listen, config.tls.proxy, 'proxy listener');
     opened.push(proxy);
     const admin = await listen(adminApp, config.adminListen);
