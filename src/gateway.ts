@@ -117,9 +117,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await audit.close();
     throw err;
   }
-  const baseVault =
-    options.vault ??
-    createVault({ backend: config.vault.backend, sqlitePath: config.vault.sqlitePath, keyring, cache: config.vault.cache });
+  let baseVault: Vault;
+  try {
+    baseVault = options.vault ?? (await createVault({ ...config.vault, keyring }));
+  } catch (err) {
+    await audit.close();
+    throw err;
+  }
   const vault = new AuditedDeletesVault(
     new MeteredVault(baseVault, (op, items, seconds, ok) => {
       metrics.vaultDuration.observe({ op, outcome: ok ? 'ok' : 'error' }, seconds);

@@ -20,11 +20,11 @@ const dir = mkdtempSync(path.join(tmpdir(), 'pii-gw-micro-vault-'));
 const sqlitePath = path.join(dir, 'vault.db');
 const keyring = ephemeralKeyring();
 const cache = { maxEntries: 100_000, maxBytes: 64 * 2 ** 20 };
-const open = (): Vault => createVault({ backend: 'sqlite', sqlitePath, keyring, cache });
+const open = (): Promise<Vault> => createVault({ backend: 'sqlite', sqlitePath, keyring, cache });
 const spec = createTokenSpec({ type: 'email', namespace: 'bench' }, keyring);
 
 try {
-  const loader = open();
+  const loader = await open();
   const values = Array.from({ length: ROWS }, (_, i) => ({ spec, value: `user.${i}@example.com` }));
   const tokens: string[] = [];
   for (let i = 0; i < ROWS; i += 5000) tokens.push(...(await loader.tokenize(values.slice(i, i + 5000))));
@@ -33,8 +33,8 @@ try {
   const batch = Array.from({ length: 500 }, (_, i) => ({ namespace: 'bench', token: tokens[(i * 39) % ROWS]! }));
   const known = Array.from({ length: 500 }, (_, i) => values[(i * 39) % ROWS]!);
 
-  let cold: Vault = open();
-  const warm = open();
+  let cold: Vault = await open();
+  const warm = await open();
   await warm.detokenize(batch);
   await warm.tokenize(known);
   await runMicro('vault, 500-token batches, sqlite', [
@@ -45,8 +45,8 @@ try {
         if (!r[499]!.found) throw new Error('not found');
       },
       opts: {
-        beforeEach: () => {
-          cold = open();
+        beforeEach: async () => {
+          cold = await open();
         },
         afterEach: async () => {
           await cold.close();

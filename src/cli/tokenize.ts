@@ -37,12 +37,7 @@ async function readValues(positionals: string[]): Promise<string[]> {
 
 async function withVault<T>(fn: (vault: Vault, ctx: ReturnType<typeof setup>) => Promise<T>): Promise<T> {
   const ctx = setup();
-  const vault = createVault({
-    backend: ctx.config.vault.backend,
-    sqlitePath: ctx.config.vault.sqlitePath,
-    keyring: ctx.keyring,
-    cache: { maxEntries: 0, maxBytes: 0 },
-  });
+  const vault = await createVault({ ...ctx.config.vault, keyring: ctx.keyring, cache: { maxEntries: 0, maxBytes: 0 } });
   try {
     return await fn(vault, ctx);
   } finally {

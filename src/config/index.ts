@@ -9,9 +9,11 @@ import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { AUTH_SETTINGS, loadAuthConfig, type AuthConfig } from './auth.js';
 import { loadTlsConfig, TLS_SETTINGS, type TlsConfig } from './tls.js';
+import { loadVaultConfig, VAULT_SETTINGS, type VaultConfig } from './vault.js';
 
 export type { ClientAuth, ListenerTlsConfig, TlsConfig, VaultApiClientsConfig } from './tls.js';
 export type { AuthConfig, JwtConfig, VaultApiAuthMode } from './auth.js';
+export type { HttpVaultConfig, HttpVaultProtocol, PostgresVaultConfig, VaultBackend, VaultConfig } from './vault.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -26,11 +28,8 @@ export interface GatewayConfig {
   readonly rulesDir: string;
   readonly dataDir: string;
   readonly keys: { readonly json: string | undefined; readonly file: string; readonly devKeys: boolean };
-  readonly vault: {
-    readonly backend: 'sqlite' | 'memory';
-    readonly sqlitePath: string;
-    readonly cache: { readonly maxEntries: number; readonly maxBytes: number };
-  };
+  /** Backend, timeouts, cache, vaultless types (config/vault.ts). */
+  readonly vault: VaultConfig;
   readonly limits: {
     readonly requestBodyBytes: number;
     readonly responseBodyBytes: number;
@@ -57,8 +56,6 @@ export const SETTINGS = [
   ['PII_GATEWAY_VAULT_API_LISTEN', '127.0.0.1:8081', "Vault API listener (/v1/tokenize, /v1/detokenize); 'off' disables it."],
   ['PII_GATEWAY_RULES_DIR', './rules', 'Directory of rule files (*.yaml; *.test.yaml are rule tests).'],
   ['PII_GATEWAY_DATA_DIR', './data', 'Where the embedded vault and dev keys live.'],
-  ['PII_GATEWAY_VAULT', 'sqlite', 'Vault backend: sqlite (embedded, default) or memory (tests, demos: forgets on exit).'],
-  ['PII_GATEWAY_SQLITE_PATH', '<data dir>/vault.db', 'SQLite vault file.'],
   ['PII_GATEWAY_AUDIT_FILE', '<data dir>/audit.log', 'Audit trail (hash-chained JSON lines, mode 0600). Detokenization is refused when it cannot be written.'],
   ['PII_GATEWAY_AUDIT_MAX_BYTES', '100mb', 'Rotate the audit file before it grows past this size (0 = never); rotated files are kept.'],
   ['PII_GATEWAY_AUDIT_FSYNC', 'false', 'fdatasync the audit file after each write (true survives power loss, at some latency).'],
@@ -69,11 +66,10 @@ export const SETTINGS = [
   ['PII_GATEWAY_RESPONSE_LIMIT', '10mb', 'Largest upstream response body read when a response rule applies.'],
   ['PII_GATEWAY_JSON_MAX_DEPTH', '64', 'Deepest JSON nesting accepted (400 TOO_DEEP beyond it).'],
   ['PII_GATEWAY_VAULT_API_MAX_BATCH', '10000', 'Most items per vault API call (at least 500).'],
-  ['PII_GATEWAY_CACHE_MAX_ENTRIES', '100000', 'Vault cache size in entries (0 disables the cache).'],
-  ['PII_GATEWAY_CACHE_MAX_BYTES', '64mb', 'Vault cache size bound in bytes.'],
   ['PII_GATEWAY_UPSTREAM_CONNECTIONS', '128', 'Keep-alive connections per upstream.'],
   ['PII_GATEWAY_VAULT_API_NAMESPACE', 'default', 'Token namespace of the CleverTap-compatible vault endpoints.'],
   ['PII_GATEWAY_LOG_LEVEL', 'info', 'pino log level: fatal, error, warn, info, debug, trace, silent.'],
+  ...VAULT_SETTINGS,
   ...TLS_SETTINGS,
   ...AUTH_SETTINGS,
 ] as const;
@@ -148,14 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       file: fromData('PII_GATEWAY_KEYS_FILE', 'keys.json'),
       devKeys: devKeys === 'true' || (devKeys === 'auto' && env.NODE_ENV !== 'production'),
     },
-    vault: {
-      backend: parseChoice('PII_GATEWAY_VAULT', get('PII_GATEWAY_VAULT'), ['sqlite', 'memory'] as const),
-      sqlitePath: fromData('PII_GATEWAY_SQLITE_PATH', 'vault.db'),
-      cache: {
-        maxEntries: parseInteger('PII_GATEWAY_CACHE_MAX_ENTRIES', get('PII_GATEWAY_CACHE_MAX_ENTRIES'), 0, 100_000_000),
-        maxBytes: parseSize('PII_GATEWAY_CACHE_MAX_BYTES', get('PII_GATEWAY_CACHE_MAX_BYTES')),
-      },
-    },
+    vault: loadVaultConfig(get, cwd, fromData('PII_GATEWAY_SQLITE_PATH', 'vault.db'), parseSize),
     limits: {
       requestBodyBytes: parseSize('PII_GATEWAY_BODY_LIMIT', get('PII_GATEWAY_BODY_LIMIT')),
       responseBodyBytes: parseSize('PII_GATEWAY_RESPONSE_LIMIT', get('PII_GATEWAY_RESPONSE_LIMIT')),

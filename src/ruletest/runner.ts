@@ -202,7 +202,7 @@ class Harness {
       },
     };
     const log = createLogger({ level: 'info', destination: sink });
-    const vault = createVault({ backend: 'memory', sqlitePath: '', keyring, cache: { maxEntries: 0, maxBytes: 0 } });
+    const vault = await createVault({ backend: 'memory', sqlitePath: '', keyring, cache: { maxEntries: 0, maxBytes: 0 } });
     const standIn = await StandIn.start();
     const upstreams = new Map<string, Upstream>();
     for (const u of rules.upstreams.values()) {

@@ -33,9 +33,9 @@ const PHONE = '+14155550123';
 
 let keyring: Keyring;
 let vault: Vault;
-beforeAll(() => {
+beforeAll(async () => {
   keyring = ephemeralKeyring();
-  vault = createVault({ backend: 'memory', sqlitePath: '', keyring, cache: { maxEntries: 0, maxBytes: 0 } });
+  vault = await createVault({ backend: 'memory', sqlitePath: '', keyring, cache: { maxEntries: 0, maxBytes: 0 } });
 });
 
 /** A vault wrapper that counts batched calls. */

@@ -25,9 +25,9 @@ let keyring: Keyring;
 let vault: Vault;
 /** Every token and value the vault was asked about. */
 const seen = { tokenize: [] as string[], detokenize: [] as string[] };
-beforeAll(() => {
+beforeAll(async () => {
   keyring = ephemeralKeyring();
-  const inner = createVault({ backend: 'memory', sqlitePath: '', keyring, cache: { maxEntries: 0, maxBytes: 0 } });
+  const inner = await createVault({ backend: 'memory', sqlitePath: '', keyring, cache: { maxEntries: 0, maxBytes: 0 } });
   vault = {
     tokenize: (items: readonly TokenizeItem[]) => {
       seen.tokenize.push(...items.map((i) => i.value));

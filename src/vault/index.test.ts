@@ -18,7 +18,7 @@ describe('createVault', () => {
 
   it('builds sqlite -> LocalVault -> CachedVault and round-trips', async () => {
     const sqlitePath = join(dir, 'sub', 'vault.db');
-    const vault = createVault({ backend: 'sqlite', sqlitePath, keyring, cache: { maxEntries: 10, maxBytes: 1 << 16 } });
+    const vault = await createVault({ backend: 'sqlite', sqlitePath, keyring, cache: { maxEntries: 10, maxBytes: 1 << 16 } });
     expect(vault).toBeInstanceOf(CachedVault);
     expect(existsSync(sqlitePath)).toBe(true);
     const [token] = await vault.tokenize([{ spec, value: 'v' }]);
@@ -29,18 +29,18 @@ describe('createVault', () => {
   });
 
   it('skips the cache when maxEntries is 0, and needs no file for memory', async () => {
-    const vault = createVault({ backend: 'memory', sqlitePath: join(dir, 'unused.db'), keyring, cache: { maxEntries: 0, maxBytes: 0 } });
+    const vault = await createVault({ backend: 'memory', sqlitePath: join(dir, 'unused.db'), keyring, cache: { maxEntries: 0, maxBytes: 0 } });
     expect(vault).toBeInstanceOf(LocalVault);
     expect(existsSync(join(dir, 'unused.db'))).toBe(false);
     await vault.ping();
     await vault.close();
   });
 
-  it('reports an unopenable sqlite path as VAULT_UNAVAILABLE', () => {
+  it('reports an unopenable sqlite path as VAULT_UNAVAILABLE', async () => {
     const notADir = join(dir, 'plain-file');
     writeFileSync(notADir, 'x');
-    expect(() =>
+    await expect(
       createVault({ backend: 'sqlite', sqlitePath: join(notADir, 'vault.db'), keyring, cache: { maxEntries: 0, maxBytes: 0 } }),
-    ).toThrow(expect.objectContaining({ code: 'VAULT_UNAVAILABLE' }));
+    ).rejects.toThrow(expect.objectContaining({ code: 'VAULT_UNAVAILABLE' }));
   });
 });

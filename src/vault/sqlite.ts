@@ -70,6 +70,14 @@ export class SqliteStore implements VaultStore {
   readonly #deleteBatch: (keys: readonly DeleteItem[]) => number;
   #closed = false;
 
+  /**
+   * Opens (creating if needed) the database at `path`; `timeoutMs` bounds how long a call waits on a lock
+   * held by another connection.
+   */
+  static async open(path: string, options: { timeoutMs?: number } = {}): Promise<SqliteStore> {
+    return new SqliteStore(path, options.timeoutMs === undefined ? {} : { busyTimeoutMs: options.timeoutMs });
+  }
+
   /** Opens (creating if needed) the database at `path`; `':memory:'` gives a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
