@@ -83,6 +83,22 @@ export function loadKeys(config: GatewayConfig, log: Logger): Keyring {
   return loadKeyring({ json: config.keys.json, file: config.keys.file });
 }
 
+/**
+ * The decorators the gateway puts over the vault createVault() built: metrics per call, and an audit record
+ * before every delete. Proxy routes add a release guard per direction (server/proxy-app.ts). The one
+ * assembly the conformance suite also runs (test/vault/composed.test.ts).
+ */
+export function gatewayVault(base: Vault, metrics: GatewayMetrics, audit: AuditLog, keyring: Keyring): Vault {
+  return new AuditedDeletesVault(
+    new MeteredVault(base, (op, items, seconds, ok) => {
+      metrics.vaultDuration.observe({ op, outcome: ok ? 'ok' : 'error' }, seconds);
+      if (op !== 'ping') metrics.vaultBatchSize.observe({ op }, items);
+    }),
+    audit,
+    keyring.fingerprintKey,
+  );
+}
+
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const log = createLogger({ level: config.logLevel, destination: options.logDestination });
   const metrics = createMetrics();
@@ -124,14 +140,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await audit.close();
     throw err;
   }
-  const vault = new AuditedDeletesVault(
-    new MeteredVault(baseVault, (op, items, seconds, ok) => {
-      metrics.vaultDuration.observe({ op, outcome: ok ? 'ok' : 'error' }, seconds);
-      if (op !== 'ping') metrics.vaultBatchSize.observe({ op }, items);
-    }),
-    audit,
-    keyring.fingerprintKey,
-  );
+  const vault = gatewayVault(baseVault, metrics, audit, keyring);
 
   const upstreams = new Map<string, Upstream>();
   const opened: Listener[] = [];
