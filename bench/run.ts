@@ -14,6 +14,7 @@
  *   npm run bench -- --soak 600          RSS over a long saturation run (bench/soak.ts)
  *   npm run bench -- --profile           CPU profiles of the gateway routes (bench/profile.ts)
  *   npm run bench -- --micro             tinybench micro-benchmarks (bench/micro/)
+ *   npm run bench -- --vaults            vault backends side by side: sqlite, postgres, http, vaultless (bench/vaults.ts)
  *
  * Environment: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (50),
  * BENCH_RATE (req/s, 1000), BENCH_RATE_DURATION (s, 8), BENCH_ROUNDS (1; best round kept), BENCH_NO_NGINX=1 / BENCH_NO_WRK=1 to force the
@@ -324,6 +325,7 @@ async function main(): Promise<void> {
       soak: { type: 'string' },
       profile: { type: 'boolean' },
       micro: { type: 'boolean' },
+      vaults: { type: 'boolean' },
       only: { type: 'string' },
       subject: { type: 'string' },
       'keep-tmp': { type: 'boolean' },
@@ -335,6 +337,7 @@ async function main(): Promise<void> {
   if (values.soak !== undefined) return (await import('./soak.js')).main(Number(values.soak) || 600, (values.subject ?? 'gw-tok') as SubjectId);
   if (values.profile) return (await import('./profile.js')).main();
   if (values.micro) return (await import('./micro/run.js')).main();
+  if (values.vaults) return (await import('./vaults.js')).main();
 
   const s = settingsFromEnv();
   const only = values.only ? new Set(values.only.split(',')) : null;

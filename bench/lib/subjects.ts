@@ -25,6 +25,7 @@ import {
   PASSTHROUGH_RULES,
   ROOT,
 } from './scenario.js';
+import { benchPostgres } from './postgres.js';
 
 export type SubjectId =
   | 'upstream'
@@ -35,6 +36,8 @@ export type SubjectId =
   | 'gw-pass-quiet'
   | 'gw-tok'
   | 'gw-tok-new'
+  | 'gw-tok-pg'
+  | 'gw-tok-new-pg'
   | 'gw-detok-json'
   | 'gw-detok-form';
 
@@ -53,6 +56,8 @@ export const SUBJECTS: readonly SubjectDef[] = [
   { id: 'gw-pass-quiet', n: '5b', label: 'pii-gateway passthrough, log level warn' },
   { id: 'gw-tok', n: '6', label: 'pii-gateway CleverTap tokenize (warm cache)' },
   { id: 'gw-tok-new', n: '6b', label: 'pii-gateway CleverTap tokenize, new values (sqlite writes)' },
+  { id: 'gw-tok-pg', n: '6c', label: 'pii-gateway CleverTap tokenize (warm cache), postgres vault' },
+  { id: 'gw-tok-new-pg', n: '6d', label: 'pii-gateway CleverTap tokenize, new values (postgres writes)' },
   { id: 'gw-detok-json', n: '7', label: 'pii-gateway JSON dispatch detokenize (email + phone)' },
   { id: 'gw-detok-form', n: '7b', label: 'pii-gateway Twilio form dispatch detokenize (phone)' },
 ];
@@ -205,6 +210,26 @@ export async function startSubject(ctx: Context, id: SubjectId): Promise<Started
       const body: BodySpec = id === 'gw-tok' ? upload : { template: clevertapUploadTemplate() };
       // identity (an email), Email, Phone, Name: 4 fields in the fixture.
       return done(proc, uploadTarget(proc.info.proxy!, body), logFile, { tokenized: 4 });
+    }
+    case 'gw-tok-pg':
+    case 'gw-tok-new-pg': {
+      // A database of its own, dropped when the subject stops (bench/lib/postgres.ts).
+      const pg = await benchPostgres();
+      let started;
+      try {
+        started = await startGatewaySubject(ctx, id, { 'clevertap.yaml': clevertapRules() }, {
+          PII_GATEWAY_VAULT: 'postgres',
+          PII_GATEWAY_POSTGRES_URL: pg.url,
+          PII_GATEWAY_POSTGRES_MIGRATE: 'true',
+        });
+      } catch (err) {
+        await pg.stop();
+        throw err;
+      }
+      const { proc, logFile } = started;
+      const body: BodySpec = id === 'gw-tok-pg' ? upload : { template: clevertapUploadTemplate() };
+      const s = done(proc, uploadTarget(proc.info.proxy!, body), logFile, { tokenized: 4 });
+      return { ...s, stop: async () => { await s.stop(); await pg.stop(); } };
     }
     case 'gw-detok-json': {
       const { proc, logFile } = await startGatewaySubject(ctx, id, { 'dispatch.yaml': DISPATCH_JSON_RULES });
