@@ -31,6 +31,29 @@ vaultConformance(
 );
 
 describe('HttpVault against a real remote gateway', () => {
+  it('speaks the clevertap protocol to the remote\'s CleverTap endpoints (split at 1,000, type opaque back)', async () => {
+    const vault = await HttpVault.open(httpVaultConfig(remote.vaultUrl, { protocol: 'clevertap', batchSize: 5000 }));
+    try {
+      const spec = createTokenSpec({ type: 'opaque' }, keyring);
+      const values = Array.from({ length: 1500 }, (_, i) => `ct value ${i}`);
+      const tokens = await vault.tokenize(values.map((value) => ({ spec, value })));
+      expect(tokens.every((t) => /^TKN_[0-9A-Za-z]{22}$/.test(t))).toBe(true);
+      expect(new Set(tokens).size).toBe(1500);
+      // Same as the remote's own CleverTap endpoint gives.
+      const direct = await fetch(`${remote.vaultUrl}/ct-vault/api/tokenization/getToken`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: values[7] }) });
+      expect(((await direct.json()) as { token: string }).token).toBe(tokens[7]);
+      const results = await vault.detokenize([...tokens, 'TKN_unknown0000000000000000'].map((token) => ({ namespace: 'default', token })));
+      expect(results.slice(0, 1500)).toEqual(values.map((value) => ({ found: true, value, type: 'opaque' })));
+      expect(results[1500]).toEqual({ found: false });
+      // Its own tokens pass through (the remote's vault hands them back).
+      expect(await vault.tokenize([{ spec, value: tokens[0]! }])).toEqual([tokens[0]]);
+      await vault.ping();
+      await expect(vault.tokenize([{ spec: createTokenSpec({ type: 'email' }, keyring), value: 'a@b.example' }])).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE' });
+    } finally {
+      await vault.close();
+    }
+  });
+
   it('keeps every mapping when the remote process itself restarts on its SQLite file', async () => {
     const vault = await HttpVault.open(httpVaultConfig(remote.vaultUrl));
     const spec = createTokenSpec({ type: 'email', namespace: 'restart' }, keyring);

@@ -20,6 +20,7 @@
 import { rootCertificates, type SecureContextOptions } from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
+import { MIN_TLS_VERSION } from '../../config/tls-material.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import type { Deadline } from './deadline.js';
 import { Retryable } from './retry.js';
@@ -95,7 +96,8 @@ export class HttpTransport {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       connectTimeout: options.connectTimeoutMs,
-      ...(origin.protocol === 'https:' && options.tls ? { connect: { ...options.tls } } : {}),
+      // TLS 1.2 floor for every https remote, as for upstreams; the CA and client certificate when configured.
+      ...(origin.protocol === 'https:' ? { connect: { minVersion: MIN_TLS_VERSION, ...options.tls } } : {}),
     });
   }
 
