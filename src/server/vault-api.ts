@@ -11,14 +11,14 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { clientIdentity, type ClientIdentityVariables } from '../auth/mtls.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { Keyring } from '../crypto/types.js';
 import type { AuditSink } from '../observability/audit.js';
 import { auditVaultApiDetokenize, callerOf } from '../observability/audit-hooks.js';
 import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { createTokenSpec } from '../tokens/index.js';
-import { TOKEN_TYPES, type TokenSpec, type TokenType } from '../tokens/types.js';
+import { TOKEN_TYPES, type TokenSpec, type TokenSpecInput, type TokenType } from '../tokens/types.js';
 import type { DetokenizeResult, Vault } from '../vault/interface.js';
 import { readBody } from './body.js';
 import { errorHandler } from './errors.js';
@@ -84,8 +84,7 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
       if (typeof type !== 'string' || !TOKEN_TYPES.includes(type as TokenType)) {
         throw new GatewayError('BAD_REQUEST', `items[${i}].type: expected one of ${TOKEN_TYPES.join(', ')}`, { field: `items[${i}].type` });
       }
-      const ns = optionalString(o.namespace, `items[${i}].namespace`) ?? namespace;
-      return { spec: createTokenSpec({ type: type as TokenType, namespace: ns }, deps.keyring), value: string(o.value, `items[${i}].value`) };
+      return { spec: itemSpec(o, i, type as TokenType, namespace, deps.keyring), value: string(o.value, `items[${i}].value`) };
     });
     const results = await tokenizeEach(deps.vault, specs);
     deps.log.info({ requestId: c.get('requestId'), op: 'tokenize', count: items.length }, 'vault api');
@@ -164,6 +163,28 @@ export function createVaultApiApp(deps: VaultApiDeps): Hono<VaultEnv> {
   });
   app.onError(errorHandler(deps.log));
   return app;
+}
+
+/** Token options an item of /v1/tokenize may carry (TokenSpecInput minus type and namespace; docs/vault-api.md). */
+const ITEM_OPTIONS = ['random', 'emailDomain', 'emailSuffix', 'prefix'] as const;
+
+/**
+ * The spec of one /v1/tokenize item: its type, namespace and optional token options, validated by
+ * createTokenSpec exactly as a rule's would be. A bad option refuses the request (400 BAD_REQUEST) naming
+ * `items[i].<option>`: an option error is the caller's programming error, not a bad value.
+ */
+function itemSpec(o: Record<string, unknown>, i: number, type: TokenType, namespace: string, keyring: Keyring): TokenSpec {
+  const own = optionalString(o.namespace, `items[${i}].namespace`);
+  const input: TokenSpecInput = { type, namespace: own ?? namespace };
+  for (const name of ITEM_OPTIONS) if (o[name] !== undefined) (input as unknown as Record<string, unknown>)[name] = o[name];
+  try {
+    return createTokenSpec(input, keyring);
+  } catch (err) {
+    if (!isGatewayError(err) || err.code !== 'RULES_INVALID') throw err;
+    // A bad request-level namespace is named as such; everything else is the item's.
+    const field = err.field === 'namespace' && own === undefined ? 'namespace' : `items[${i}].${err.field ?? 'type'}`;
+    throw new GatewayError('BAD_REQUEST', `${field}: ${err.message}`, { field });
+  }
 }
 
 /** Per-item results: invalid values get an error entry; the valid ones go to the vault in one call. */

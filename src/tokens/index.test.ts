@@ -37,6 +37,34 @@ describe('createTokenSpec', () => {
     expect(createTokenSpec({ type: 'phone' }, keyring)).toBe(createTokenSpec({ type: 'phone', random: false }, keyring));
   });
 
+  it('carries its canonical input (frozen), which builds the very same spec again', () => {
+    const cases: [TokenSpecInput, TokenSpecInput][] = [
+      [{ type: 'email' }, { type: 'email', namespace: 'default', random: false, emailDomain: 'tokenize', emailSuffix: 'tok.invalid' }],
+      [{ type: 'email', emailSuffix: 'T.Example.com', namespace: 'n' }, { type: 'email', namespace: 'n', random: false, emailDomain: 'tokenize', emailSuffix: 't.example.com' }],
+      // The suffix does not change a preserved or sunk domain: it is not part of the input either.
+      [{ type: 'email', emailDomain: 'preserve', emailSuffix: 'other.invalid' }, { type: 'email', namespace: 'default', random: false, emailDomain: 'preserve' }],
+      [{ type: 'email', emailDomain: { sink: 'SINK.invalid' }, random: true }, { type: 'email', namespace: 'default', random: true, emailDomain: { sink: 'sink.invalid' } }],
+      [{ type: 'opaque' }, { type: 'opaque', namespace: 'default', random: false, prefix: 'tok_' }],
+      [{ type: 'opaque', prefix: '' }, { type: 'opaque', namespace: 'default', random: false, prefix: '' }],
+      [{ type: 'phone', random: true }, { type: 'phone', namespace: 'default', random: true }],
+      [{ type: 'digits', namespace: 'x' }, { type: 'digits', namespace: 'x', random: false }],
+    ];
+    for (const [given, canonical] of cases) {
+      const spec = createTokenSpec(given, keyring);
+      expect(spec.input).toEqual(canonical);
+      expect(Object.isFrozen(spec.input)).toBe(true);
+      if (typeof spec.input.emailDomain === 'object') expect(Object.isFrozen(spec.input.emailDomain)).toBe(true);
+      expect(createTokenSpec(spec.input, keyring)).toBe(spec);
+      // JSON round trip (what goes over the wire to another gateway) builds an equal spec.
+      expect(createTokenSpec(JSON.parse(JSON.stringify(spec.input)) as TokenSpecInput, keyring)).toBe(spec);
+    }
+    // Whichever equal input builds the memoized spec first, its input is the same.
+    const k = ephemeralKeyring();
+    const first = createTokenSpec({ type: 'email', emailDomain: 'preserve', emailSuffix: 'a.invalid' }, k);
+    expect(createTokenSpec({ type: 'email', emailDomain: 'preserve' }, k)).toBe(first);
+    expect(first.input).toEqual({ type: 'email', namespace: 'default', random: false, emailDomain: 'preserve' });
+  });
+
   const invalid: [string, unknown, string][] = [
     ['unknown type', { type: 'ssn' }, 'type'],
     ['emailDomain on phone', { type: 'phone', emailDomain: 'preserve' }, 'emailDomain'],

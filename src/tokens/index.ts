@@ -163,6 +163,23 @@ function checkNamespace(namespace: unknown): string {
 }
 
 /**
+ * The input a spec stands for, with defaults filled in and nothing that does not change the token: the
+ * suffix is left out unless the email domain is tokenized (it is the same variant otherwise), so the same
+ * spec object always carries the same input whatever input built it first.
+ */
+function canonicalInput(c: Canonical, namespace: string, random: boolean): Readonly<TokenSpecInput> {
+  const input: TokenSpecInput = { type: c.type, namespace, random };
+  if (c.type === 'email') {
+    const d = c.emailDomain;
+    input.emailDomain = typeof d === 'string' ? d : Object.freeze({ sink: d.sink });
+    if (d === 'tokenize') input.emailSuffix = c.emailSuffix;
+  } else if (c.type === 'opaque') {
+    input.prefix = c.prefix;
+  }
+  return Object.freeze(input);
+}
+
+/**
  * Validates a token spec input and returns the compiled, frozen spec. Equal inputs (after defaults) on
  * the same keyring return the same object while the memo holds (it resets after 4096 distinct specs).
  * Throws GatewayError('RULES_INVALID') with the offending option in `field`.
@@ -183,7 +200,7 @@ export function createTokenSpec(input: TokenSpecInput, keyring: Keyring): TokenS
   const memo = memoFor(specMemo, keyring);
   let spec = memo.get(key);
   if (spec === undefined) {
-    spec = Object.freeze({ type: canonical.type, namespace, random, variant: format.variant, format });
+    spec = Object.freeze({ type: canonical.type, namespace, random, variant: format.variant, format, input: canonicalInput(canonical, namespace, random) });
     memo.set(key, spec);
   }
   return spec;

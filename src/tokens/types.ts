@@ -37,6 +37,13 @@ export interface TokenSpec {
    */
   readonly variant: string;
   readonly format: TokenFormat;
+  /**
+   * The canonical input this spec stands for (frozen): type, namespace, random, and the options of the type
+   * with their defaults filled in (email: emailDomain, plus emailSuffix when the domain is tokenized;
+   * opaque: prefix). Equal specs have equal inputs, so a remote vault given this input builds the same spec
+   * (vault/http/protocols.ts sends it to another gateway's /v1/tokenize).
+   */
+  readonly input: Readonly<TokenSpecInput>;
 }
 
 export interface TokenFormat {

@@ -69,7 +69,7 @@ function fakeSpec(overrides: Partial<TokenFormat> = {}, random = false, namespac
       }
     },
   };
-  return { type: 'opaque', namespace, random, variant: 'fake', format };
+  return { type: 'opaque', namespace, random, variant: 'fake', format, input: { type: 'opaque', namespace, random } };
 }
 
 async function errorOf(p: Promise<unknown>): Promise<GatewayError> {

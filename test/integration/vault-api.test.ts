@@ -62,6 +62,58 @@ describe('vault API', () => {
     expect((await post('/v1/detokenize', { items: [{ token: 5 }] })).json.error.code).toBe('FIELD_NOT_STRING');
   });
 
+  it('takes the token options of a rule per item (prefix, emailDomain, emailSuffix, random)', async () => {
+    const value = 'Ada.Options@Example.com';
+    const res = await post('/v1/tokenize', {
+      namespace: 'opts',
+      items: [
+        { type: 'opaque', value: 'Ada', prefix: 'cus_' },
+        { type: 'email', value, emailDomain: 'preserve' },
+        { type: 'email', value, emailDomain: { sink: 'sink.invalid' } },
+        { type: 'email', value, emailSuffix: 't.example.com' },
+        { type: 'email', value, random: true },
+        { type: 'email', value, random: true },
+        { type: 'email', value },
+        { type: 'opaque', value: 'Ada' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const t = res.json.results.map((r: { token: string }) => r.token);
+    expect(t[0]).toMatch(/^cus_[0-9A-Za-z]{22}$/);
+    expect(t[1]).toMatch(/@example\.com$/);
+    expect(t[2]).toMatch(/@sink\.invalid$/);
+    expect(t[3]).toMatch(/\.t\.example\.com$/);
+    expect(new Set([t[4], t[5], t[6]]).size).toBe(3);
+    expect(t[7]).toMatch(/^tok_/);
+    // Same options, same token: the options are part of the spec, not of one call.
+    const again = await post('/v1/tokenize', { namespace: 'opts', items: [{ type: 'opaque', value: 'Ada', prefix: 'cus_' }] });
+    expect(again.json.results[0].token).toBe(t[0]);
+    const det = await post('/v1/detokenize', { namespace: 'opts', items: t.map((token: string) => ({ token })) });
+    expect(det.json.results.map((r: { value: string }) => r.value)).toEqual(['Ada', ...Array(6).fill(value.toLowerCase()), 'Ada']);
+  });
+
+  it('refuses a bad token option with 400 BAD_REQUEST naming the item and the option', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ type: 'opaque', prefix: 'tok:' }, 'items[1].prefix'],
+      [{ type: 'phone', prefix: 'x_' }, 'items[1].prefix'],
+      [{ type: 'email', emailDomain: 'keep' }, 'items[1].emailDomain'],
+      [{ type: 'email', emailDomain: { sink: 'not a domain' } }, 'items[1].emailDomain.sink'],
+      [{ type: 'email', emailSuffix: 'invalid' }, 'items[1].emailSuffix'],
+      [{ type: 'email', random: 'yes' }, 'items[1].random'],
+      [{ type: 'email', namespace: '' }, 'items[1].namespace'],
+    ];
+    for (const [item, field] of cases) {
+      const res = await post('/v1/tokenize', { items: [{ type: 'opaque', value: 'ok' }, { ...item, value: 'canary-opt-7781@example.com' }] });
+      expect(res.status, field).toBe(400);
+      expect(res.json.error.code).toBe('BAD_REQUEST');
+      expect(res.json.error.field).toBe(field);
+      expect(res.json.error.message).toContain(field);
+      expect(JSON.stringify(res.json)).not.toContain('canary-opt-7781');
+    }
+    const ns = await post('/v1/tokenize', { namespace: 'a\u0001b', items: [{ type: 'opaque', value: 'ok' }] });
+    expect(ns.json.error.field).toBe('namespace');
+  });
+
   it('speaks CleverTap\'s Token Vault API', async () => {
     const one = await post('/ct-vault/api/tokenization/getToken', { value: 'jack@gmail.com' });
     expect(one.json.token).toMatch(/^TKN_[0-9A-Za-z]+$/);

@@ -11,6 +11,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ephemeralKeyring } from '../../src/crypto/keyring.js';
+import type { Keyring } from '../../src/crypto/types.js';
 import { isGatewayError } from '../../src/errors.js';
 import { createTokenSpec } from '../../src/tokens/index.js';
 import type { TokenSpec, TokenSpecInput, TokenType } from '../../src/tokens/types.js';
@@ -24,6 +25,17 @@ export interface VaultUnderTest {
 export interface ConformanceOptions {
   /** Whether mappings survive stop() + makeVault(). Default true. */
   persistent?: boolean;
+  /**
+   * The keyring the suite builds its specs with (default: a fresh ephemeral one). A backend that derives
+   * tokens elsewhere (the HTTP client: the remote vault derives them with its own keys) passes the remote's
+   * keys, so that `spec.format.isToken(token)` checks a token against the keys that made it.
+   */
+  keyring?: Keyring;
+  /**
+   * Whether delete() erases (default true). A backend whose remote API has no erasure call (the HTTP
+   * client) passes false: the suite then proves delete() refuses with VAULT_UNAVAILABLE and deletes nothing.
+   */
+  erasure?: boolean;
 }
 
 /** Valid raw values of each type: `sample(type, i)` is distinct for distinct i (up to 10^7). */
@@ -64,9 +76,10 @@ export function vaultConformance(
   options: ConformanceOptions = {},
 ): void {
   const persistent = options.persistent ?? true;
+  const erasure = options.erasure ?? true;
 
   describe(`Vault conformance: ${name}`, () => {
-    const keyring = ephemeralKeyring();
+    const keyring = options.keyring ?? ephemeralKeyring();
     const specs = new Map<string, TokenSpec>();
     /** Specs are built once per distinct input, as the rule compiler does. */
     const spec = (input: TokenSpecInput): TokenSpec => {
@@ -269,7 +282,21 @@ export function vaultConformance(
       }
     });
 
-    it('deletes mappings: detokenize finds nothing, the count is of rows that existed, re-tokenizing works', async () => {
+    it.runIf(!erasure)('refuses delete() with VAULT_UNAVAILABLE and deletes nothing (no erasure call in its API)', async () => {
+      nextNs();
+      const vault = await start();
+      const items = TYPES.map((t) => item(t, sample(t, 9)));
+      const tokens = await vault.tokenize(items);
+      const err = await vault.delete([{ namespace: ns, token: tokens[0]! }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isGatewayError(err) ? err.code : String(err)).toBe('VAULT_UNAVAILABLE');
+      const after = await vault.detokenize(tokens.map((token) => ({ namespace: ns, token })));
+      expect(after.map((r) => r.found)).toEqual([true, true, true, true]);
+    });
+
+    it.runIf(erasure)('deletes mappings: detokenize finds nothing, the count is of rows that existed, re-tokenizing works', async () => {
       nextNs();
       const vault = await start();
       const items = TYPES.map((t) => item(t, sample(t, 9)));
