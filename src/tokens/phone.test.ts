@@ -173,7 +173,9 @@ describe('phone isToken', () => {
     expect(phone.isToken(token.slice(1))).toBe(false);
     const last = Number(token.at(-1));
     expect(phone.isToken(token.slice(0, -1) + String((last + 1) % 10))).toBe(false);
-    expect(createPhoneFormat(ephemeralKeyring()).isToken(token)).toBe(false);
+    // Another key set: fixed, not random (with 2 check digits a random key set accepts any token 1 time in 100,
+    // which made this line fail about once per hundred runs).
+    expect(createPhoneFormat(fixedKeyring(8)).isToken(token)).toBe(false);
   });
 
   it('false positives on 100,000 random numbers match the check digits (1% for 8+ national digits, 10% below)', () => {

@@ -8,10 +8,11 @@ import { createKeyring } from '../crypto/keyring.js';
 import type { Keyring } from '../crypto/types.js';
 
 /** A keyring with fixed keys (root key 32 x 0x07, encryption key k1 32 x 0x09): the same tokens on every run. */
-export function fixedKeyring(): Keyring {
+/** A key set from fixed bytes; another `rootByte` gives another key set that is just as reproducible. */
+export function fixedKeyring(rootByte = 7): Keyring {
   return createKeyring({
     version: 1,
-    rootKey: Buffer.alloc(32, 7).toString('base64'),
+    rootKey: Buffer.alloc(32, rootByte).toString('base64'),
     activeKeyId: 'k1',
     encryptionKeys: { k1: Buffer.alloc(32, 9).toString('base64') },
   });
