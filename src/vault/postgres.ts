@@ -83,12 +83,13 @@ SELECT 'f', NULL, NULL, fingerprint FROM fp`;
 /** Removes token rows whose fingerprint another writer won ($1-$3), and reads the winners ($4). */
 const RESOLVE_SQL = `
 WITH orphan AS (
-  DELETE FROM ${TOKENS_TABLE} AS t
-  USING unnest($1::text[], $2::text[], $3::bytea[]) AS o(token, namespace, fingerprint)
-  WHERE t.token = o.token AND t.namespace = o.namespace AND t.fingerprint = o.fingerprint
-    AND NOT EXISTS (
+  DELETE FROM ${TOKENS_TABLE}
+  WHERE (token, namespace, fingerprint) IN (
+    SELECT o.token, o.namespace, o.fingerprint
+    FROM unnest($1::text[], $2::text[], $3::bytea[]) AS o(token, namespace, fingerprint)
+    WHERE NOT EXISTS (
       SELECT 1 FROM ${FINGERPRINTS_TABLE} AS f
-      WHERE f.fingerprint = o.fingerprint AND f.token = o.token AND f.namespace = o.namespace)
+      WHERE f.fingerprint = o.fingerprint AND f.token = o.token AND f.namespace = o.namespace))
   RETURNING 1
 )
 SELECT fingerprint, token FROM ${FINGERPRINTS_TABLE} WHERE fingerprint = ANY($4::bytea[])`;
@@ -102,15 +103,13 @@ WHERE token = ANY($1::text[]) AND namespace = ANY($2::text[])`;
 
 const DELETE_SQL = `
 WITH gone AS (
-  DELETE FROM ${TOKENS_TABLE} AS t
-  USING unnest($1::text[], $2::text[]) AS k(token, namespace)
-  WHERE t.token = k.token AND t.namespace = k.namespace
-  RETURNING t.token, t.namespace, t.fingerprint
+  DELETE FROM ${TOKENS_TABLE}
+  WHERE (token, namespace) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  RETURNING token, namespace, fingerprint
 ),
 fp AS (
-  DELETE FROM ${FINGERPRINTS_TABLE} AS f
-  USING gone AS g
-  WHERE f.fingerprint = g.fingerprint AND f.token = g.token AND f.namespace = g.namespace
+  DELETE FROM ${FINGERPRINTS_TABLE}
+  WHERE (fingerprint, token, namespace) IN (SELECT fingerprint, token, namespace FROM gone)
   RETURNING 1
 )
 SELECT count(*) AS n FROM gone`;
