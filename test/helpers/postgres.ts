@@ -7,6 +7,7 @@
  *   3. a throwaway cluster from the system binaries (/usr/lib/postgresql/<v>/bin/initdb and pg_ctl), in a
  *      temp dir, on a free port, listening on 127.0.0.1 only, password-protected (scram-sha-256), stopped and
  *      removed when the test file ends. As root it runs as the `postgres` OS user (the server refuses root).
+ *      A cluster whose test process was killed (no afterAll) is reaped by the next start.
  * PII_GATEWAY_TEST_POSTGRES=throwaway skips 1 and 2. Without any of them the helper throws an error that
  * says what is missing and how to install it: PostgreSQL tests never skip.
  *
@@ -15,7 +16,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -121,7 +122,9 @@ process.once('exit', () => {
  */
 export async function startThrowawayCluster(binaries: PostgresBinaries = findPostgresBinaries()): Promise<PostgresServer> {
   const root = process.getuid?.() === 0;
+  reapOrphanedClusters(binaries, root);
   const dir = mkdtempSync(path.join(tmpdir(), 'pii-pg-'));
+  writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
   let asUser: string[] = [];
   if (root) {
     // The server refuses to run as root: hand the directory to the postgres OS user.
@@ -182,6 +185,38 @@ export async function startThrowawayCluster(binaries: PostgresBinaries = findPos
         }
       },
     };
+  }
+}
+
+const OWNER_FILE = 'owner.pid';
+
+/**
+ * Stops and removes throwaway clusters whose test process is gone (a worker killed on a timeout never
+ * runs its exit handler). Clusters of live processes, e.g. parallel test files, are left alone.
+ */
+function reapOrphanedClusters(binaries: PostgresBinaries, root: boolean): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith('pii-pg-')) continue;
+    const dir = path.join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    const argv = [...(root ? ['runuser', '-u', 'postgres', '--'] : []), binaries.pgCtl, '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop'];
+    spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -4,6 +4,7 @@
  * 127.0.0.1, gone after stop(); and a clear error when there are no binaries at all.
  * The wrong-password case of the store lives here because only this cluster is known to check passwords.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -78,6 +79,41 @@ describe('throwaway PostgreSQL cluster', () => {
     await other.stop();
     expect(await canConnect(other.url)).toBe(false);
     expect(existsSync(other.dir!)).toBe(false);
+  }, 120_000);
+});
+
+describe('throwaway clusters of a test process that died', () => {
+  it('are stopped and removed by the next start', async () => {
+    // A child starts a cluster and is killed with SIGKILL: no afterAll, no exit handler.
+    const helper = new URL('../helpers/postgres.ts', import.meta.url).href;
+    const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+    const child = spawn(process.execPath, ['--import', tsx, '--input-type=module', '-e',
+      `const { startThrowawayCluster } = await import(${JSON.stringify(helper)});
+       const s = await startThrowawayCluster();
+       console.log(JSON.stringify({ dir: s.dir, url: s.url }));
+       setInterval(() => {}, 1000);`]);
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      child.once('exit', (code) => reject(new Error(`helper exited ${code}`)));
+    });
+    const orphan = JSON.parse(line) as { dir: string; url: string };
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect(await canConnect(orphan.url)).toBe(true);
+    const next = await startThrowawayCluster();
+    try {
+      expect(existsSync(orphan.dir)).toBe(false);
+      expect(await canConnect(orphan.url)).toBe(false);
+      // The live cluster of this file was left alone.
+      expect(await canConnect(server.url)).toBe(true);
+    } finally {
+      await next.stop();
+    }
   }, 120_000);
 });
 
