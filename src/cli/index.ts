@@ -11,6 +11,7 @@ import { rulesCheckCommand } from './rules-check.js';
 import { rulesTestCommand } from './rules-test.js';
 import { startCommand } from './start.js';
 import { detokenizeCommand, tokenizeCommand } from './tokenize.js';
+import { vaultCommand } from './vault.js';
 
 const HELP = `pii-gateway: a PII tokenization gateway
 
@@ -22,6 +23,7 @@ Commands:
   rules test [dir]      Run the rule tests (*.test.yaml) beside the rules against the real pipeline
   tokenize              Tokenize values from arguments or stdin (one per line) with the configured keys and vault
   detokenize            Resolve tokens from arguments or stdin (one per line)
+  vault migrate         Create or upgrade the PostgreSQL vault schema (PII_GATEWAY_VAULT=postgres)
   keys init [path]      Create a production key file (mode 0600); 'keys generate' prints one as JSON
   audit verify [file]   Check the audit trail's hash chain; exit 1 naming the first broken line
   apikey create         Create an API key (--name NAME --permissions detokenize): prints the key once and the hash line to store
@@ -49,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
       return detokenizeCommand(rest);
     case 'keys':
       return keysCommand(rest);
+    case 'vault':
+      return vaultCommand(rest);
     case 'audit':
       return auditCommand(rest);
     case 'apikey':
