@@ -4,7 +4,8 @@
  *
  *   tokenize  <k+1><b32 SIV(local)>@<b32 SIV(domain), in k labels>.<suffix>   ('2'-'5': k = 1-4 labels)
  *   preserve  0<b32 SIV(local)>@<the real domain>
- *   sink      1<b32 SIV(local@domain)>@<sink>                                   (the domain must travel inside)
+ *   sink      refused: the real domain would have to travel inside the 64-character local part, leaving 23
+ *             characters for the whole address (tokens/index.ts refuses such a rule at load, RULES_INVALID)
  *
  * The first character says which, so `open()` knows the variant (hence the associated data) from the token
  * alone: a detokenize item names no type and no options. Associated data of every seal: the part, the
@@ -14,8 +15,8 @@
  * of one domain share it, as with stored tokens, and platforms can still group by domain.
  *
  * Lengths: AES-SIV adds 16 bytes and base32 turns 5 bytes into 8 characters, so a local part of L bytes
- * becomes 1 + ceil((16 + L) * 8 / 5) characters: 28 + 1.6 L. RFC 5321's 64-character local part leaves
- * L <= 23 (sink: the whole address <= 23); the token must also stay within 254 characters. Longer values
+ * becomes 1 + ceil((16 + L) * 8 / 5) characters: about 29 + 1.6 L. RFC 5321's 64-character local part
+ * leaves L <= 23; the token must also stay within 254 characters. Longer values
  * are refused with INVALID_VALUE naming the limit. Stored local tokens are 21 characters, vaultless ones at
  * least 29, so the two never share a shape.
  */
@@ -29,12 +30,11 @@ const MAX_ADDRESS = 254;
 const MAX_LABEL = 63;
 /** Domain token labels the marker can announce ('2'..'5'). */
 const MAX_DOMAIN_LABELS = 4;
-/** Most bytes a sealed local part (or sink address) may have: 1 marker + base32 within 64 characters. */
+/** Most bytes a sealed local part may have: 1 marker + base32 within 64 characters. */
 export const VAULTLESS_EMAIL_MAX_LOCAL = Math.floor(((MAX_LOCAL - 1) * 5) / 8) - SIV_TAG_BYTES;
 const CACHE_SIZE = 1024;
 
 const PRESERVE = '0';
-const SINK = '1';
 
 type Policy = { readonly kind: 'preserve' } | { readonly kind: 'sink'; readonly sink: string } | { readonly kind: 'tokenize'; readonly suffix: string };
 
@@ -117,30 +117,17 @@ export function createVaultlessEmail(keyring: Keyring): VaultlessScheme {
       const local = normalized.slice(0, at);
       const domain = normalized.slice(at + 1);
       const policy = emailPolicy(variant);
-      let marker: string;
-      let tokenDomain: string;
-      let part = 'local';
-      let plain = local;
-      if (policy.kind === 'preserve') {
-        marker = PRESERVE;
-        tokenDomain = domain;
-      } else if (policy.kind === 'sink') {
-        marker = SINK;
-        tokenDomain = policy.sink;
-        part = 'address';
-        plain = normalized;
-      } else {
+      if (policy.kind === 'sink') throw new GatewayError('RULES_INVALID', 'emailDomain sink cannot be used with vaultless email tokens', { field: 'emailDomain' });
+      if (Buffer.byteLength(local, 'utf8') > VAULTLESS_EMAIL_MAX_LOCAL) {
+        throw refuse(`local part longer than ${VAULTLESS_EMAIL_MAX_LOCAL} characters (its token would exceed the 64-character local part limit)`);
+      }
+      let marker = PRESERVE;
+      let tokenDomain = domain;
+      if (policy.kind === 'tokenize') {
         tokenDomain = domainToken(namespace, variant, policy.suffix, domain);
         marker = String(1 + countLabels(tokenDomain, policy.suffix));
       }
-      if (Buffer.byteLength(plain, 'utf8') > VAULTLESS_EMAIL_MAX_LOCAL) {
-        throw refuse(
-          policy.kind === 'sink'
-            ? `with emailDomain sink the whole address travels in the local part: at most ${VAULTLESS_EMAIL_MAX_LOCAL} characters`
-            : `local part longer than ${VAULTLESS_EMAIL_MAX_LOCAL} characters (its token would exceed the 64-character local part limit)`,
-        );
-      }
-      const token = `${marker}${seal(part, namespace, variant, tokenDomain, plain)}@${tokenDomain}`;
+      const token = `${marker}${seal('local', namespace, variant, tokenDomain, local)}@${tokenDomain}`;
       if (token.length > MAX_ADDRESS) throw refuse(`its token would be longer than ${MAX_ADDRESS} characters`);
       return token;
     },
@@ -157,7 +144,6 @@ export function createVaultlessEmail(keyring: Keyring): VaultlessScheme {
         const local = open('local', namespace, 'email;domain=preserve', domain, body);
         return local === undefined ? undefined : `${local}@${domain}`;
       }
-      if (marker === 1) return open('address', namespace, `email;domain=sink:${domain}`, domain, body);
       if (marker < 2 || marker > 1 + MAX_DOMAIN_LABELS) return undefined;
       const labels = domain.split('.');
       const k = marker - 1;
