@@ -130,4 +130,11 @@ describe('two vaultless gateways, no shared store', () => {
     expect(res.text).not.toContain('7700900123');
     expect(JSON.parse(res.text).error.code).toMatch(/^(NOT_A_TOKEN|UNKNOWN_TOKEN)$/);
   });
+
+  it('logged no value of any of these requests (debug level)', () => {
+    const forms = canaryTextForms({ ...ada, ...Object.fromEntries(FIELDS.map((f) => [`g${f}`, grace[f]])), real: '+447700900123' });
+    const leaks = [...a.logs.lines, ...b.logs.lines].filter((line) => forms.some((f) => line.includes(f)));
+    expect(leaks).toEqual([]);
+    expect(b.logs.lines.length).toBeGreaterThan(0);
+  });
 });

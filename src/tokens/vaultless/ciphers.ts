@@ -35,7 +35,12 @@ export const FF1_MIN_DIGITS = 6;
 
 const NUMERALS = '0123456789abcdefghijklmnopqrstuvwxyz';
 
-/** True when radix^length >= FF1_MIN_DOMAIN. */
+/**
+ * True when radix^length >= FF1_MIN_DOMAIN.
+ *
+ * @example
+ *   ff1DomainOk(10, 6) === true; ff1DomainOk(10, 5) === false;
+ */
 export function ff1DomainOk(radix: number, length: number): boolean {
   let domain = 1;
   for (let i = 0; i < length && domain < FF1_MIN_DOMAIN; i++) domain *= radix;
@@ -107,7 +112,12 @@ export function sivSeal(key: Uint8Array, ad: readonly Uint8Array[], plaintext: U
   return aessiv(key, ...ad).encrypt(plaintext);
 }
 
-/** The plaintext of `sealed`, or undefined when it does not authenticate under `key` and `ad` (or is too short). */
+/**
+ * The plaintext of `sealed`, or undefined when it does not authenticate under `key` and `ad` (or is too short).
+ *
+ * @example
+ *   const plain = sivOpen(key, ad, sealed); // undefined for anything this key and ad did not seal
+ */
 export function sivOpen(key: Uint8Array, ad: readonly Uint8Array[], sealed: Uint8Array): Uint8Array | undefined {
   if (sealed.length < SIV_TAG_BYTES) return undefined;
   try {
@@ -119,12 +129,22 @@ export function sivOpen(key: Uint8Array, ad: readonly Uint8Array[], sealed: Uint
 
 const encoder = new TextEncoder();
 
-/** UTF-8 bytes of a string. */
+/**
+ * UTF-8 bytes of a string.
+ *
+ * @example
+ *   utf8('ada').length === 3
+ */
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
-/** Length-framed parts (4-byte big-endian byte length before each), so no two part lists share bytes. */
+/**
+ * Length-framed parts (4-byte big-endian byte length before each), so no two part lists share bytes.
+ *
+ * @example
+ *   const tweak = framed(namespace, countryCode);
+ */
 export function framed(...parts: string[]): Uint8Array {
   const bytes = parts.map(utf8);
   const out = new Uint8Array(bytes.reduce((n, b) => n + 4 + b.length, 0));
@@ -142,7 +162,12 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const BASE32_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < BASE32.length; i++) BASE32_VALUE[BASE32.charCodeAt(i)] = i;
 
-/** Characters of the unpadded base32 form of `bytes` bytes. */
+/**
+ * Characters of the unpadded base32 form of `bytes` bytes.
+ *
+ * @example
+ *   base32Length(17) === 28
+ */
 export function base32Length(bytes: number): number {
   return Math.ceil((bytes * 8) / 5);
 }
@@ -170,7 +195,12 @@ export function base32Encode(bytes: Uint8Array): string {
   return out;
 }
 
-/** The bytes of a canonical unpadded lower-case base32 string, or undefined (bad character, length or trailing bits). */
+/**
+ * The bytes of a canonical unpadded lower-case base32 string, or undefined (bad character, length or trailing bits).
+ *
+ * @example
+ *   base32Decode('74')?.[0] === 0xff; base32Decode('75') === undefined;
+ */
 export function base32Decode(s: string): Uint8Array | undefined {
   const rest = s.length % 8;
   if (rest === 1 || rest === 3 || rest === 6) return undefined;
@@ -193,12 +223,22 @@ export function base32Decode(s: string): Uint8Array | undefined {
   return acc === 0 ? out : undefined; // leftover bits must be zero, or two strings would decode alike
 }
 
-/** Unpadded base64url (RFC 4648 section 5). */
+/**
+ * Unpadded base64url (RFC 4648 section 5).
+ *
+ * @example
+ *   base64urlEncode(Uint8Array.of(0xfb, 0xff)) === '-_8'
+ */
 export function base64urlEncode(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64url');
 }
 
-/** The bytes of a canonical unpadded base64url string, or undefined (Buffer skips bad characters: re-encoding catches it). */
+/**
+ * The bytes of a canonical unpadded base64url string, or undefined (Buffer skips bad characters: re-encoding catches it).
+ *
+ * @example
+ *   base64urlDecode('-_8')?.length === 2; base64urlDecode('-_9') === undefined;
+ */
 export function base64urlDecode(s: string): Uint8Array | undefined {
   const bytes = Buffer.from(s, 'base64url');
   return bytes.toString('base64url') === s ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : undefined;

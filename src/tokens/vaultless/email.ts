@@ -80,7 +80,7 @@ export function createVaultlessEmail(keyring: Keyring): VaultlessScheme {
   const domainValues = new Map<string, string>();
   const frame = (namespace: string, variant: string, s: string): string => `${namespace.length}:${namespace}${variant.length}:${variant}${s}`;
 
-  /** `<k labels of the sealed domain>.<suffix>`, and k. */
+  /** `<the sealed domain, in labels of at most 63>.<suffix>`, the same for every user of the domain (memoized). */
   function domainToken(namespace: string, variant: string, suffix: string, domain: string): string {
     const memoKey = frame(namespace, variant, domain);
     let token = domainTokens.get(memoKey);

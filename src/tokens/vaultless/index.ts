@@ -79,6 +79,10 @@ export function withVaultlessTypes(keyring: Keyring, types: readonly TokenType[]
  * `format` plus recognition of the vaultless tokens of its type made in `namespace` (tokens/index.ts uses
  * it for specs of vaultless types). Normalization and derive() stay the stored format's: a vaultless token is
  * made by the vault (vault/vaultless.ts), and random specs of the type still get stored tokens.
+ *
+ * @example
+ *   const format = vaultlessAwareFormat(createPhoneFormat(keyring), vaultlessScheme(keyring, 'phone'), 'default');
+ *   format.isToken(vaultlessToken) === true;
  */
 export function vaultlessAwareFormat(format: VariantFormat, scheme: VaultlessScheme, namespace: string): VariantFormat {
   return Object.freeze({
