@@ -31,6 +31,7 @@ import { createProxyApp } from './server/proxy-app.js';
 import { listen, type Listener } from './server/serve.js';
 import { TlsReloader, type ReloadResult, type TlsReloadable } from './server/tls.js';
 import { createVaultApiApp, type VaultApiDeps } from './server/vault-api.js';
+import { withVaultlessTypes } from './tokens/index.js';
 import type { Vault } from './vault/interface.js';
 import { createVault } from './vault/index.js';
 import { MeteredVault } from './vault/metered.js';
@@ -68,7 +69,10 @@ export const CODECS: ReadonlyMap<string, Codec> = new Map<string, Codec>([
   ['multipart', multipartCodec as Codec],
 ]);
 
-/** Loads keys the way `start` does: env JSON, else the key file, generating dev keys first when allowed. */
+/**
+ * Loads keys the way `start` does: env JSON, else the key file, generating dev keys first when allowed; marked
+ * with PII_GATEWAY_VAULTLESS_TYPES (withVaultlessTypes).
+ */
 export function loadKeys(config: GatewayConfig, log: Logger): Keyring {
   if (config.keys.json === undefined && !existsSync(config.keys.file)) {
     if (config.keys.devKeys) {
@@ -80,7 +84,8 @@ export function loadKeys(config: GatewayConfig, log: Logger): Keyring {
       );
     }
   }
-  return loadKeyring({ json: config.keys.json, file: config.keys.file });
+  // Marked with the vaultless types, so every token spec built from it recognizes vaultless tokens (tokens/vaultless).
+  return withVaultlessTypes(loadKeyring({ json: config.keys.json, file: config.keys.file }), config.vault.vaultlessTypes);
 }
 
 /**

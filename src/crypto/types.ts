@@ -6,6 +6,8 @@
  * for one job (token derivation) is never reused for another (fingerprints, hash action, token checks).
  * Encryption keys are separate and carry ids so that they can rotate: each stored row names its key id.
  */
+import type { TokenType } from '../tokens/types.js';
+
 export interface Keyring {
   /** HMAC key for deterministic token derivation. Fixed for the life of a deployment: changing it changes every token. */
   readonly tokenKey: Buffer;
@@ -19,6 +21,12 @@ export interface Keyring {
   readonly activeKeyId: string;
   /** All AES-256-GCM keys by id (32 bytes each); old ids stay to decrypt old rows. */
   readonly encryptionKeys: ReadonlyMap<string, Buffer>;
+  /**
+   * Token types whose deterministic tokens are vaultless (keyed encryptions of the value, no stored mapping),
+   * so that token specs built from this keyring recognize them. Not key material: the deployment's
+   * PII_GATEWAY_VAULTLESS_TYPES, set with withVaultlessTypes() (tokens/vaultless). Absent: none.
+   */
+  readonly vaultlessTypes?: readonly TokenType[];
 }
 
 /** On-disk / env form of the keys (JSON). Secrets are base64 of 32 random bytes. */

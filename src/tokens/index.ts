@@ -12,11 +12,13 @@ import { createDigitsFormat } from './digits.js';
 import { EMAIL_DEFAULT_SUFFIX, EMAIL_DOMAIN_TOKEN, EMAIL_LOCAL_BODY, EMAIL_LOCAL_CHECK, createEmailFormat, domainProblem, emailVariant, type EmailDomainPolicy } from './email.js';
 import { OPAQUE_DEFAULT_PREFIX, OPAQUE_MAX_PREFIX, createOpaqueFormat, isValidOpaquePrefix, opaqueVariant } from './opaque.js';
 import { createPhoneFormat } from './phone.js';
+import { vaultlessAwareFormat, vaultlessScheme } from './vaultless/index.js';
 import { TOKEN_TYPES, type TokenFormat, type TokenSpec, type TokenSpecInput, type TokenType } from './types.js';
 
 export { TOKEN_TYPES } from './types.js';
 export type { TokenFormat, TokenSpec, TokenSpecInput, TokenType } from './types.js';
 export type { EmailDomainPolicy } from './email.js';
+export { withVaultlessTypes } from './vaultless/index.js';
 
 export const DEFAULT_NAMESPACE = 'default';
 const MAX_NAMESPACE = 128;
@@ -184,6 +186,9 @@ function canonicalInput(c: Canonical, namespace: string, random: boolean): Reado
  * the same keyring return the same object while the memo holds (it resets after 4096 distinct specs).
  * Throws GatewayError('RULES_INVALID') with the offending option in `field`.
  *
+ * When the keyring marks the type vaultless (withVaultlessTypes), the spec's format also recognizes the
+ * vaultless tokens of its namespace (tokens/vaultless): the engine finds tokens by `format.isToken()`.
+ *
  * @example
  *   const spec = createTokenSpec({ type: 'email', emailDomain: 'preserve' }, keyring);
  *   spec.variant === 'email;domain=preserve'; spec.namespace === 'default';
@@ -194,13 +199,24 @@ export function createTokenSpec(input: TokenSpecInput, keyring: Keyring): TokenS
   const namespace = checkNamespace(input.namespace);
   if (input.random !== undefined && typeof input.random !== 'boolean') throw rulesInvalid('random must be true or false', 'random');
   const random = input.random ?? false;
+  if (!random && typeof canonical.emailDomain === 'object' && canonical.type === 'email' && keyring.vaultlessTypes?.includes('email')) {
+    // The real domain would have to travel inside the 64-character local part, leaving 23 characters for the
+    // whole address: most addresses would be refused at run time. Refused here, at rule load, instead.
+    throw rulesInvalid(
+      "emailDomain sink cannot be used with vaultless email tokens (the whole address would have to fit in 23 characters): use 'tokenize' or 'preserve', random: true, or keep email out of PII_GATEWAY_VAULTLESS_TYPES",
+      'emailDomain',
+    );
+  }
 
-  const format = compiledFormat(canonical, keyring);
-  const key = `${random ? 'r' : 'd'}${namespace.length}:${namespace}${format.variant}`;
+  const stored = compiledFormat(canonical, keyring);
+  const key = `${random ? 'r' : 'd'}${namespace.length}:${namespace}${stored.variant}`;
   const memo = memoFor(specMemo, keyring);
   let spec = memo.get(key);
   if (spec === undefined) {
-    spec = Object.freeze({ type: canonical.type, namespace, random, variant: format.variant, format, input: canonicalInput(canonical, namespace, random) });
+    const format = keyring.vaultlessTypes?.includes(canonical.type)
+      ? vaultlessAwareFormat(stored, vaultlessScheme(keyring, canonical.type), namespace)
+      : stored;
+    spec = Object.freeze({ type: canonical.type, namespace, random, variant: stored.variant, format, input: canonicalInput(canonical, namespace, random) });
     memo.set(key, spec);
   }
   return spec;

@@ -27,7 +27,7 @@ vaultConformance(
     const vault = await HttpVault.open(httpVaultConfig(remote.vaultUrl));
     return { vault, stop: () => vault.close() };
   },
-  { keyring, erasure: false },
+  { keyring, erasure: 'refuses' },
 );
 
 describe('HttpVault against a real remote gateway', () => {
