@@ -173,26 +173,32 @@ describe('SqliteStore specifics', () => {
     db.close();
   });
 
-  it('refuses a database from a newer schema with VAULT_UNAVAILABLE', () => {
+  it('refuses a database from a newer schema with VAULT_UNAVAILABLE', async () => {
     const path = join(dir, 'future.db');
-    new SqliteStore(path).close();
+    await (await SqliteStore.open(path)).close();
     const db = new Database(path);
     db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(SQLITE_SCHEMA_VERSION + 1, 0);
     db.close();
-    expect(() => new SqliteStore(path)).toThrow(expect.objectContaining({ code: 'VAULT_UNAVAILABLE' }));
+    await expect(SqliteStore.open(path)).rejects.toMatchObject({
+      code: 'VAULT_UNAVAILABLE',
+      message: `vault database schema version ${SQLITE_SCHEMA_VERSION + 1} is newer than this gateway supports (${SQLITE_SCHEMA_VERSION})`,
+    });
+    // The constructor reports the same failure from every call.
+    const store = new SqliteStore(path);
+    expect(await codeOf(store.findTokens(['fp']))).toBe('VAULT_UNAVAILABLE');
+    await store.close();
   });
 
-  it('wraps an unreadable file as VAULT_UNAVAILABLE with the cause kept', () => {
+  it('wraps an unreadable file as VAULT_UNAVAILABLE with the cause kept', async () => {
     const path = join(dir, 'garbage.db');
     writeFileSync(path, Buffer.alloc(8192, 0x41));
-    let caught: unknown;
-    try {
-      new SqliteStore(path);
-    } catch (err) {
-      caught = err;
-    }
+    const caught: unknown = await SqliteStore.open(path).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(isGatewayError(caught) && caught.code).toBe('VAULT_UNAVAILABLE');
-    expect((caught as Error).cause).toBeDefined();
+    expect((caught as Error).message).toBe(`cannot initialise vault database at ${path} (SQLITE_NOTADB)`);
+    expect((caught as Error).cause).toMatchObject({ code: 'SQLITE_NOTADB' });
     expect(readFileSync(path).subarray(0, 4).toString()).toBe('AAAA');
   });
 
