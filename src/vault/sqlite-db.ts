@@ -22,7 +22,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { packBlobs, blobAt, type PackedRows, type WireOutcome } from './sqlite-wire.js';
+import { blobAt, packBlobs, packStrings, unpackStrings, type FoundRows, type InsertRows, type PackedStrings, type WireOutcome } from './sqlite-wire.js';
 
 /** Ordered schema migrations; index + 1 is the version. Never edit a shipped entry: append. */
 const MIGRATIONS: readonly string[] = [
@@ -48,8 +48,8 @@ export class FileReplacedError extends Error {}
 
 export const FILE_REPLACED_MESSAGE = 'vault file was deleted or replaced since it was opened; restart the gateway';
 
-/** A tokens row as the raw (array) lookup returns it: token, fingerprint, type, key_id, sealed. */
-type RowTuple = [string, string | null, string, string, Buffer];
+/** A row as the raw (array) lookup by token returns it: position in the JSON array, fingerprint, type, key_id, sealed. */
+type RowTuple = [number, string | null, string, string, Buffer];
 
 const INSERTED = 0;
 const TOKEN_TAKEN = 1;
@@ -97,45 +97,44 @@ export class SqliteDb {
     if (identityOf(this.#path) !== this.#identity) throw new FileReplacedError(FILE_REPLACED_MESSAGE);
   }
 
-  findTokens(json: string): { fingerprint: string[]; token: string[] } {
-    const rows = this.#s.findTokens.all(json) as [string, string][];
-    const fingerprint = new Array<string>(rows.length);
-    const token = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) [fingerprint[i], token[i]] = rows[i]!;
-    return { fingerprint, token };
+  /** `json`: a JSON array of fingerprints. Positions in it of those found, and their tokens. */
+  findTokens(json: string): { index: Uint32Array; tokens: PackedStrings } {
+    const rows = this.#s.findTokens.all(json) as [number, string][];
+    const index = new Uint32Array(rows.length);
+    const tokens = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) [index[i], tokens[i]] = rows[i]!;
+    return { index, tokens: packStrings(tokens) };
   }
 
-  /** `groups`: [namespace, JSON array of tokens]. */
-  findByTokens(groups: readonly [string, string][]): PackedRows {
-    const namespace: string[] = [];
-    const token: string[] = [];
-    const fingerprint: (string | null)[] = [];
-    const type: string[] = [];
-    const keyId: string[] = [];
+  /** `groups`: [namespace, JSON array of tokens, its length]; positions count through the groups in order. */
+  findByTokens(groups: readonly [string, string, number][]): FoundRows {
+    const index: number[] = [];
+    const fields: string[] = [];
     const sealed: Buffer[] = [];
-    for (const [ns, json] of groups) {
-      for (const [t, fp, ty, k, s] of this.#s.findByTokens.all(json, ns) as RowTuple[]) {
-        namespace.push(ns);
-        token.push(t);
-        fingerprint.push(fp);
-        type.push(ty);
-        keyId.push(k);
+    let offset = 0;
+    for (const [ns, json, count] of groups) {
+      for (const [key, fp, type, keyId, s] of this.#s.findByTokens.all(json, ns) as RowTuple[]) {
+        index.push(offset + key);
+        fields.push(fp ?? '', type, keyId);
         sealed.push(s);
       }
+      offset += count;
     }
-    return { namespace, token, fingerprint, type, keyId, ...packBlobs(sealed) };
+    return { index: Uint32Array.from(index), fields: packStrings(fields), ...packBlobs(sealed) };
   }
 
   /** One IMMEDIATE transaction; `beforeCommit` may throw to roll it back. */
-  insert(rows: PackedRows, beforeCommit: () => void): WireOutcome[] {
+  insert(rows: InsertRows, beforeCommit: () => void): WireOutcome[] {
     const s = this.#s;
+    const f = unpackStrings(rows.fields);
+    const n = rows.ends.length;
+    if (f.length !== n * 5) throw new Error('malformed insert rows');
     return this.#db.transaction((): WireOutcome[] => {
       const now = Date.now();
-      const n = rows.token.length;
       const outcomes = new Array<WireOutcome>(n);
-      for (let i = 0; i < n; i++) {
-        const fp = rows.fingerprint[i]!;
-        const info = s.insert.run(rows.namespace[i], rows.token[i], fp, rows.type[i], rows.keyId[i], blobAt(rows, i), now);
+      for (let i = 0, k = 0; i < n; i++, k += 5) {
+        const fp = f[k + 2] === '' ? null : f[k + 2]!;
+        const info = s.insert.run(f[k], f[k + 1], fp, f[k + 3], f[k + 4], blobAt(rows, i), now);
         if (info.changes === 1) {
           outcomes[i] = INSERTED;
           continue;
@@ -149,12 +148,13 @@ export class SqliteDb {
     }).immediate();
   }
 
-  /** One IMMEDIATE transaction; `beforeCommit` may throw to roll it back. */
-  delete(namespace: readonly string[], token: readonly string[], beforeCommit: () => void): number {
+  /** `keys`: namespace, token per key. One IMMEDIATE transaction; `beforeCommit` may throw to roll it back. */
+  delete(keys: PackedStrings, beforeCommit: () => void): number {
     const s = this.#s;
+    const f = unpackStrings(keys);
     return this.#db.transaction((): number => {
       let n = 0;
-      for (let i = 0; i < token.length; i++) n += s.delete.run(namespace[i], token[i]).changes;
+      for (let k = 0; k + 1 < f.length; k += 2) n += s.delete.run(f[k], f[k + 1]).changes;
       beforeCommit();
       return n;
     }).immediate();
@@ -191,13 +191,13 @@ function prepare(db: Database.Database) {
     tokenByFingerprint: db.prepare('SELECT token FROM tokens WHERE fingerprint = ?').pluck(),
     findTokens: db
       .prepare(
-        `SELECT t.fingerprint, t.token FROM json_each(?) AS j
+        `SELECT j.key, t.token FROM json_each(?) AS j
          CROSS JOIN tokens AS t ON t.fingerprint = j.value`,
       )
       .raw(),
     findByTokens: db
       .prepare(
-        `SELECT t.token, t.fingerprint, t.type, t.key_id, t.sealed FROM json_each(?) AS j
+        `SELECT j.key, t.fingerprint, t.type, t.key_id, t.sealed FROM json_each(?) AS j
          CROSS JOIN tokens AS t ON t.namespace = ? AND t.token = j.value`,
       )
       .raw(),

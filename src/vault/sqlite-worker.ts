@@ -115,11 +115,13 @@ function run(store: SqliteDb, req: Request): void {
     if (sharedNow() > req.deadline - COMMIT_MARGIN_MS) throw new DeadlinePassed();
   };
   switch (req.op) {
-    case 'findTokens':
-      return reply({ id: req.id, ok: true, result: store.findTokens(req.json) });
+    case 'findTokens': {
+      const found = store.findTokens(req.json);
+      return reply({ id: req.id, ok: true, result: found }, [found.index.buffer as ArrayBuffer]);
+    }
     case 'findByTokens': {
       const rows = store.findByTokens(req.groups);
-      return reply({ id: req.id, ok: true, result: rows }, [rows.blob, rows.ends.buffer as ArrayBuffer]);
+      return reply({ id: req.id, ok: true, result: rows }, [rows.blob, rows.ends.buffer as ArrayBuffer, rows.index.buffer as ArrayBuffer]);
     }
     case 'insert': {
       const outcomes = store.insert(req.rows, beforeCommit);
@@ -128,7 +130,7 @@ function run(store: SqliteDb, req: Request): void {
       return reply({ id: req.id, ok: true, result: outcomes });
     }
     case 'delete': {
-      const n = store.delete(req.namespace, req.token, beforeCommit);
+      const n = store.delete(req.keys, beforeCommit);
       store.checkIdentity();
       return reply({ id: req.id, ok: true, result: n });
     }

@@ -43,7 +43,9 @@ import {
 import {
   blobAt,
   packBlobs,
+  packStrings,
   sharedNow,
+  unpackStrings,
   type Hello,
   type Op,
   type Reply,
@@ -176,23 +178,32 @@ export class SqliteStore implements VaultStore {
     const out = new Map<string, string>();
     if (fingerprints.length === 0) return out;
     const r = await this.#call('findTokens', { json: JSON.stringify(fingerprints) });
-    for (let i = 0; i < r.fingerprint.length; i++) out.set(r.fingerprint[i]!, r.token[i]!);
+    const tokens = unpackStrings(r.tokens);
+    if (tokens.length !== r.index.length) throw malformed();
+    for (let i = 0; i < tokens.length; i++) {
+      const fp = fingerprints[r.index[i]!];
+      if (fp === undefined) throw malformed();
+      out.set(fp, tokens[i]!);
+    }
     return out;
   }
 
   async insert(rows: readonly StoredRow[]): Promise<InsertOutcome[]> {
     this.#check();
     if (rows.length === 0) return [];
-    const packed = {
-      namespace: rows.map((r) => r.namespace),
-      token: rows.map((r) => r.token),
-      fingerprint: rows.map((r) => r.fingerprint),
-      type: rows.map((r) => r.type),
-      keyId: rows.map((r) => r.keyId),
-      ...packBlobs(rows.map((r) => r.sealed)),
-    };
+    const fields = new Array<string>(rows.length * 5);
+    for (let i = 0, k = 0; i < rows.length; i++, k += 5) {
+      const r = rows[i]!;
+      fields[k] = r.namespace;
+      fields[k + 1] = r.token;
+      // '' stands for null: a real fingerprint is never empty (hex of an HMAC).
+      fields[k + 2] = r.fingerprint ?? '';
+      fields[k + 3] = r.type;
+      fields[k + 4] = r.keyId;
+    }
+    const packed = { fields: packStrings(fields), ...packBlobs(rows.map((r) => r.sealed)) };
     const wire = await this.#call('insert', { rows: packed }, [packed.blob, packed.ends.buffer as ArrayBuffer]);
-    if (wire.length !== rows.length) throw new GatewayError('VAULT_UNAVAILABLE', 'vault store returned a malformed insert result');
+    if (wire.length !== rows.length) throw malformed();
     return wire.map((o) => (o === 0 ? INSERTED : o === 1 ? TOKEN_TAKEN : { status: 'exists', token: o }));
   }
 
@@ -208,18 +219,26 @@ export class SqliteStore implements VaultStore {
       if (list === undefined) tokensByNamespace.set(namespace, [token]);
       else list.push(token);
     }
-    const groups: [string, string][] = [];
-    for (const [namespace, tokens] of tokensByNamespace) groups.push([namespace, JSON.stringify(tokens)]);
+    // The worker answers with positions in the groups flattened: namespace and token come from here.
+    const groups: [string, string, number][] = [];
+    const asked: [string, string][] = [];
+    for (const [namespace, tokens] of tokensByNamespace) {
+      groups.push([namespace, JSON.stringify(tokens), tokens.length]);
+      for (const token of tokens) asked.push([namespace, token]);
+    }
     const r = await this.#call('findByTokens', { groups });
-    for (let i = 0; i < r.token.length; i++) {
-      const namespace = r.namespace[i]!;
-      const token = r.token[i]!;
+    const f = unpackStrings(r.fields);
+    if (f.length !== r.index.length * 3 || r.ends.length !== r.index.length) throw malformed();
+    for (let i = 0, k = 0; i < r.index.length; i++, k += 3) {
+      const key = asked[r.index[i]!];
+      if (key === undefined) throw malformed();
+      const [namespace, token] = key;
       out.set(storeKey(namespace, token), {
         namespace,
         token,
-        fingerprint: r.fingerprint[i]!,
-        type: r.type[i]!,
-        keyId: r.keyId[i]!,
+        fingerprint: f[k] === '' ? null : f[k]!,
+        type: f[k + 1]!,
+        keyId: f[k + 2]!,
         sealed: blobAt(r, i),
       });
     }
@@ -229,7 +248,12 @@ export class SqliteStore implements VaultStore {
   async delete(keys: readonly DeleteItem[]): Promise<number> {
     this.#check();
     if (keys.length === 0) return 0;
-    return this.#call('delete', { namespace: keys.map((k) => k.namespace), token: keys.map((k) => k.token) });
+    const fields = new Array<string>(keys.length * 2);
+    for (let i = 0; i < keys.length; i++) {
+      fields[2 * i] = keys[i]!.namespace;
+      fields[2 * i + 1] = keys[i]!.token;
+    }
+    return this.#call('delete', { keys: packStrings(fields) });
   }
 
   /** Resolves when the worker answers a read from the file, and the path still names the file it opened. */
@@ -355,6 +379,10 @@ function seconds(ms: number): string {
 
 function timeoutError(timeoutMs: number): GatewayError {
   return new GatewayError('VAULT_UNAVAILABLE', `vault store did not answer within ${seconds(timeoutMs)} (locked by another process?)`);
+}
+
+function malformed(): GatewayError {
+  return new GatewayError('VAULT_UNAVAILABLE', 'vault store worker returned a malformed result');
 }
 
 function closedError(): GatewayError {
