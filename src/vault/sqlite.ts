@@ -3,25 +3,29 @@
  * worker thread (vault/sqlite-worker.ts over vault/sqlite-db.ts); this class is its main-thread face.
  *
  * Why it looks like this:
- * - better-sqlite3 is synchronous. On the event loop, a lock held by another process (a backup, a second
- *   gateway or CLI on the same file) froze the whole gateway, /healthz included, for the busy timeout on
- *   every write. In a worker, the event loop only ever waits for a message; every call has a deadline
+ * - better-sqlite3 is synchronous. On the event loop, a lock held by another process (a second gateway,
+ *   a CLI or a script on the same file) froze the whole gateway, /healthz included, for the busy timeout
+ *   on every write. In a worker, the event loop only ever waits for a message; every call has a deadline
  *   (`timeoutMs`, PII_GATEWAY_VAULT_TIMEOUT) after which it fails with VAULT_UNAVAILABLE, the worker gives
  *   up at the same deadline, and a late answer is dropped.
- * - What the hop costs, measured with bench/micro/vault.bench.ts on the 2-core development machine (shared,
- *   so figures wander by +-20%; p50 before -> after): tokenize 1,000 new values 93 -> 83 ms (LocalVault's crypto dominates
- *   both), detokenize 500 without the cache 5.5 -> 5.7 ms, a fresh vault's cold detokenize of 500 7.8 ->
- *   8.1 ms; the longest main-thread stretch while those run back to back fell from 127 ms to 45 ms (what is
- *   left is LocalVault's HMAC and AES on the main thread; the SQLite part is gone).
- *   A round trip of an empty call is about 0.1 ms.
- * - Sealed blobs cross threads packed into one transferred ArrayBuffer (vault/sqlite-wire.ts). Posting the
- *   StoredRow objects as they are costs 2.4 ms for 1,000 rows (structured clone copies the whole pooled
- *   ArrayBuffer behind every small Buffer) against 0.5 ms packed.
+ * - What the hop costs (bench/micro/vault.bench.ts, 20,000 rows, p50 of two runs interleaved old/new on
+ *   the shared 2-core development machine): tokenize 1,000 new values 65 / 56 ms in-thread -> 59 / 50 ms
+ *   (LocalVault's crypto dominates both); detokenize 500 without the cache 2.5 / 2.4 -> 2.6 / 2.5 ms;
+ *   detokenize 500 on a freshly opened vault 4.0 / 3.9 -> 5.5 / 5.0 ms (the worker's code is not yet
+ *   JIT-compiled on its first calls); an empty round trip (ping) 0.03 ms. The longest main-thread stretch
+ *   while tokenize 1,000 + detokenize 500 run back to back fell from 152 / 86 ms to 25 / 26 ms; what is left
+ *   is LocalVault's HMAC and AES, which stay on the main thread. The old argument (a batch holds the loop
+ *   only about a millisecond, cheaper than a hop) held only while no other connection held a lock.
+ * - What crosses threads is kept flat (vault/sqlite-wire.ts): sealed blobs packed into one transferred
+ *   ArrayBuffer (1,000 rows: 0.49 ms to pack and post, 0.90 ms round trip, against 0.54 / 1.24 ms for
+ *   structured clones of the StoredRow objects), row fields NUL-joined in one string (500 rows: about
+ *   0.1 ms to send and receive, against 0.4 ms as string arrays), positions instead of echoed keys.
  * - `ping()` (readiness) and every call first compare the identity (dev + inode) of the opened file with
- *   what the path names now, in the worker (one stat, about 3 us: cheaper than a once-a-second cache, and
- *   it leaves no window): a deleted or replaced file makes everything fail with VAULT_UNAVAILABLE ("vault
- *   file was deleted or replaced since it was opened; restart the gateway") instead of answering from, or
- *   writing into, an unlinked inode whose contents vanish at the next start.
+ *   what the path names now, in the worker: one stat, about 3 us against a 30 us round trip, so cheap
+ *   enough for every call and no once-a-second window in which a lost file is still served. A deleted or
+ *   replaced file makes everything fail with VAULT_UNAVAILABLE ("vault file was deleted or replaced since
+ *   it was opened; restart the gateway") instead of answering from, or writing into, an unlinked inode
+ *   whose contents vanish at the next start.
  * - A crashed or stuck worker fails every pending and later call (and ping, so readiness goes red); it is
  *   not restarted behind the operator's back.
  * - Any SQLite failure becomes GatewayError VAULT_UNAVAILABLE with the SQLite code in the message and the

@@ -202,6 +202,18 @@ describe('SqliteStore specifics', () => {
     expect(readFileSync(path).subarray(0, 4).toString()).toBe('AAAA');
   });
 
+  it('carries fields through the worker intact, a NUL inside one included', async () => {
+    const store = await SqliteStore.open(join(dir, 'nul.db'));
+    const odd: StoredRow = { namespace: 'n\0s', token: 't\0k', fingerprint: 'f\0p', type: 'opaque', keyId: 'key\0id', sealed: Buffer.from([0, 0, 7]) };
+    expect(await store.insert([odd, row('t2', null, 'n\0s')])).toEqual([{ status: 'inserted' }, { status: 'inserted' }]);
+    expect(await store.findTokens(['f\0p'])).toEqual(new Map([['f\0p', 't\0k']]));
+    const rows = await store.findByTokens([{ namespace: 'n\0s', token: 't\0k' }, { namespace: 'n\0s', token: 't2' }]);
+    expect(rows.get(storeKey('n\0s', 't\0k'))).toEqual(odd);
+    expect(rows.get(storeKey('n\0s', 't2'))?.fingerprint).toBeNull();
+    expect(await store.delete([{ namespace: 'n\0s', token: 't\0k' }])).toBe(1);
+    await store.close();
+  });
+
   it('shares one file between two connections (another process) without losing rows', async () => {
     const path = join(dir, 'shared.db');
     const a = new SqliteStore(path);
