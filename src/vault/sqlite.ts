@@ -52,6 +52,7 @@ import {
   unpackStrings,
   type Hello,
   type Op,
+  type PackedStrings,
   type Reply,
   type Request,
   type Results,
@@ -182,7 +183,7 @@ export class SqliteStore implements VaultStore {
     const out = new Map<string, string>();
     if (fingerprints.length === 0) return out;
     const r = await this.#call('findTokens', { json: JSON.stringify(fingerprints) });
-    const tokens = unpackStrings(r.tokens);
+    const tokens = unpack(r.tokens);
     if (tokens.length !== r.index.length) throw malformed();
     for (let i = 0; i < tokens.length; i++) {
       const fp = fingerprints[r.index[i]!];
@@ -231,7 +232,7 @@ export class SqliteStore implements VaultStore {
       for (const token of tokens) asked.push([namespace, token]);
     }
     const r = await this.#call('findByTokens', { groups });
-    const f = unpackStrings(r.fields);
+    const f = unpack(r.fields);
     if (f.length !== r.index.length * 3 || r.ends.length !== r.index.length) throw malformed();
     for (let i = 0, k = 0; i < r.index.length; i++, k += 3) {
       const key = asked[r.index[i]!];
@@ -383,6 +384,14 @@ function seconds(ms: number): string {
 
 function timeoutError(timeoutMs: number): GatewayError {
   return new GatewayError('VAULT_UNAVAILABLE', `vault store did not answer within ${seconds(timeoutMs)} (locked by another process?)`);
+}
+
+function unpack(packed: PackedStrings): string[] {
+  try {
+    return unpackStrings(packed);
+  } catch {
+    throw malformed();
+  }
 }
 
 function malformed(): GatewayError {
