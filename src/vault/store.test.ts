@@ -173,27 +173,45 @@ describe('SqliteStore specifics', () => {
     db.close();
   });
 
-  it('refuses a database from a newer schema with VAULT_UNAVAILABLE', () => {
+  it('refuses a database from a newer schema with VAULT_UNAVAILABLE', async () => {
     const path = join(dir, 'future.db');
-    new SqliteStore(path).close();
+    await (await SqliteStore.open(path)).close();
     const db = new Database(path);
     db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(SQLITE_SCHEMA_VERSION + 1, 0);
     db.close();
-    expect(() => new SqliteStore(path)).toThrow(expect.objectContaining({ code: 'VAULT_UNAVAILABLE' }));
+    await expect(SqliteStore.open(path)).rejects.toMatchObject({
+      code: 'VAULT_UNAVAILABLE',
+      message: `vault database schema version ${SQLITE_SCHEMA_VERSION + 1} is newer than this gateway supports (${SQLITE_SCHEMA_VERSION})`,
+    });
+    // The constructor reports the same failure from every call.
+    const store = new SqliteStore(path);
+    expect(await codeOf(store.findTokens(['fp']))).toBe('VAULT_UNAVAILABLE');
+    await store.close();
   });
 
-  it('wraps an unreadable file as VAULT_UNAVAILABLE with the cause kept', () => {
+  it('wraps an unreadable file as VAULT_UNAVAILABLE with the cause kept', async () => {
     const path = join(dir, 'garbage.db');
     writeFileSync(path, Buffer.alloc(8192, 0x41));
-    let caught: unknown;
-    try {
-      new SqliteStore(path);
-    } catch (err) {
-      caught = err;
-    }
+    const caught: unknown = await SqliteStore.open(path).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(isGatewayError(caught) && caught.code).toBe('VAULT_UNAVAILABLE');
-    expect((caught as Error).cause).toBeDefined();
+    expect((caught as Error).message).toBe(`cannot initialise vault database at ${path} (SQLITE_NOTADB)`);
+    expect((caught as Error).cause).toMatchObject({ code: 'SQLITE_NOTADB' });
     expect(readFileSync(path).subarray(0, 4).toString()).toBe('AAAA');
+  });
+
+  it('carries fields through the worker intact, a NUL inside one included', async () => {
+    const store = await SqliteStore.open(join(dir, 'nul.db'));
+    const odd: StoredRow = { namespace: 'n\0s', token: 't\0k', fingerprint: 'f\0p', type: 'opaque', keyId: 'key\0id', sealed: Buffer.from([0, 0, 7]) };
+    expect(await store.insert([odd, row('t2', null, 'n\0s')])).toEqual([{ status: 'inserted' }, { status: 'inserted' }]);
+    expect(await store.findTokens(['f\0p'])).toEqual(new Map([['f\0p', 't\0k']]));
+    const rows = await store.findByTokens([{ namespace: 'n\0s', token: 't\0k' }, { namespace: 'n\0s', token: 't2' }]);
+    expect(rows.get(storeKey('n\0s', 't\0k'))).toEqual(odd);
+    expect(rows.get(storeKey('n\0s', 't2'))?.fingerprint).toBeNull();
+    expect(await store.delete([{ namespace: 'n\0s', token: 't\0k' }])).toBe(1);
+    await store.close();
   });
 
   it('shares one file between two connections (another process) without losing rows', async () => {
