@@ -137,7 +137,10 @@ describe('a gateway whose vault is another gateway (PII_GATEWAY_VAULT=http)', ()
       },
     });
     try {
-      expect(await readyz(wrong)).toEqual({ status: 503, json: { status: 'not ready', failing: ['vault'] } });
+      expect(await readyz(wrong)).toEqual({
+        status: 503,
+        json: { status: 'not ready', failing: ['vault'], reasons: { vault: 'remote vault answered 401 AUTH_INVALID: the remote vault refused our credentials' } },
+      });
       const before = upstream.received.length;
       const res = await post(wrong.url, '/ingest', { email: CANARIES.email, phone: CANARIES.phone, name: 'x' });
       expect([res.status, res.json.error.code]).toEqual([503, 'VAULT_UNAVAILABLE']);

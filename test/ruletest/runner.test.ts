@@ -82,11 +82,13 @@ const PASSING = `tests:
       json: { "d": [ { "profileData": { "Email": 42 } } ] }
     error: { status: 400, code: FIELD_NOT_STRING, field: "$.d[0].profileData.Email" }
 
+  # No '+': never a phone token whatever the keys (the runner's keys are fresh each run, and a real +number
+  # passes a fresh key set's 2 check digits 1 time in 100, which then is UNKNOWN_TOKEN instead).
   - name: an unknown token is refused
     request:
       method: POST
       path: /send
-      json: { "to": "+14155551234" }
+      json: { "to": "14155551234" }
     error: { code: NOT_A_TOKEN, field: $.to, message: expected a token }
 `;
 
