@@ -123,7 +123,7 @@ export async function main(): Promise<void> {
     try {
       remote = await remoteGateway(tmp, keysJson);
       const url = remote.info.vaultApi!;
-      backends.push({ name: 'http (another gateway, sqlite)', open: () => createVault(base({ PII_GATEWAY_VAULT: 'http', PII_GATEWAY_HTTP_VAULT_URL: url })) });
+      backends.push({ name: 'http (another gateway, sqlite)', open: () => createVault(base({ PII_GATEWAY_VAULT: 'http', PII_GATEWAY_HTTP_VAULT_URL: url, PII_GATEWAY_HTTP_VAULT_PURPOSE: 'bench' })) });
     } catch (err) {
       results.push(skipped('http (another gateway, sqlite)', err));
     }

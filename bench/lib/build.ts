@@ -6,7 +6,7 @@
  * where bare imports such as 'hono' or 'better-sqlite3' still resolve to the project's node_modules.
  * BENCH_TSX=1 skips this and runs the TypeScript entries with `--import tsx`.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './scenario.js';
 
@@ -32,6 +32,27 @@ export async function runnable(entry: string): Promise<string> {
     sourcemap: false,
     logLevel: 'error',
   });
+  if (built.size === 0) await buildWorkers(build);
   built.set(entry, outfile);
   return outfile;
+}
+
+/**
+ * Worker-thread entries a bundle starts by URL beside itself (`new URL('./sqlite-worker.js', import.meta.url)`
+ * in src/vault/sqlite.ts), bundled next to the subjects as `npm run build` puts them next to dist/vault/sqlite.js;
+ * a package.json makes those .js files ES modules (package scopes stop at node_modules).
+ */
+async function buildWorkers(build: typeof import('esbuild').build): Promise<void> {
+  writeFileSync(path.join(OUT, 'package.json'), '{ "type": "module" }\n');
+  await build({
+    entryPoints: [path.join(ROOT, 'src/vault/sqlite-worker.ts')],
+    outfile: path.join(OUT, 'sqlite-worker.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: false,
+    logLevel: 'error',
+  });
 }
