@@ -28,8 +28,9 @@ import { requestMetrics, type GatewayMetrics } from '../observability/metrics.js
 import { charset, endToEndHeaders, mediaType } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { CompiledDirection, CompiledRoute, CompiledRuleSet } from '../rules/types.js';
-import { transformMessage, withoutBody, type HeaderMap, type TransformContext, type TransformDeps, type TransformedMessage, type TransformStats } from '../transform/engine.js';
+import { transformMessage, withoutBody, type HeaderMap, type ResolvedPair, type TransformContext, type TransformDeps, type TransformedMessage, type TransformStats } from '../transform/engine.js';
 import { readBody } from './body.js';
+import { createEchoGuard, guardResponse, type EchoGuard } from './echo-guard.js';
 import { errorHandler } from './errors.js';
 
 export interface ProxyAppDeps {
@@ -139,21 +140,28 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     let headers = endToEndHeaders(incoming.headers);
     let pathAndQuery = incoming.url ?? '/';
     const ctx = { requestId: c.get('requestId'), routeId: route.id, caller: callerOf(c) };
+    // Every token the request side resolves, with its value: the echo guard's input (memory, this request only).
+    let echo: EchoGuard | undefined;
     if (route.request) {
       if (route.request.fields.length > 0 && body.length > 0) checkRewritable(route.request, incoming.headers['content-type'], 'request');
       // Body, query string and headers in one transform: one vault round for all of them.
       const { path, query } = splitQuery(pathAndQuery);
       const queryText = query?.toString('latin1') ?? '';
+      const resolved: ResolvedPair[] = [];
+      stats.resolved = resolved;
       const out = await rewriteBody(route.request, body, queryText, headers, limits.requestBodyBytes, requestDeps, stats, 'request', ctx);
+      stats.resolved = undefined;
+      echo = resolved.length > 0 ? createEchoGuard(resolved) : undefined;
       body = out.body;
       headers = out.headers;
       if (out.query !== queryText) pathAndQuery = out.query === '' ? path : `${path}?${out.query}`;
     }
 
     headers['x-request-id'] = c.get('requestId');
-    // Response rules need a body they can read: only offer the codings the gateway can decode (the client's
-    // list, filtered; identity when none is left). The response is re-encoded as it came (content-encoding.ts).
-    if (route.response) headers['accept-encoding'] = acceptEncodingFor(incoming.headers['accept-encoding']);
+    // Response rules and the echo guard need a body they can read: only offer the codings the gateway can
+    // decode (the client's list, filtered; identity when none is left). The response is re-encoded as it came
+    // (content-encoding.ts).
+    if (route.response || echo) headers['accept-encoding'] = acceptEncodingFor(incoming.headers['accept-encoding']);
 
     pathAndQuery = signatures.resign(headers, body, pathAndQuery); // over the final body and headers, after the rewrite
     const res = await upstream.forward({
@@ -166,11 +174,18 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
 
     let resBody = res.body;
     let resHeaders = endToEndHeaders(res.headers);
+    if (echo) {
+      // Before the response rules, success and error answers alike: what the request resolved goes back as
+      // its token (server/echo-guard.ts). A request that resolved nothing keeps the answer's bytes.
+      ({ body: resBody, headers: resHeaders } = await guardResponse(echo, resBody, resHeaders, limits.responseBodyBytes));
+    }
     if (route.response) {
       // An empty response (204, 304, many errors) has no body fields to miss; its header fields still apply.
       const direction = resBody.length > 0 ? route.response : withoutBody(route.response);
       if (direction.fields.length > 0) checkRewritable(direction, res.headers['content-type'], 'response');
-      const out = await rewriteBody(direction, resBody, '', resHeaders, limits.responseBodyBytes, responseDeps, stats, 'response', ctx);
+      // A field the rules tokenize again keeps a token the guard wrote (a phone token would be tokenized anew).
+      const deps = echo === undefined ? responseDeps : { ...responseDeps, transform: { ...responseDeps.transform, keepTokens: echo.tokens } };
+      const out = await rewriteBody(direction, resBody, '', resHeaders, limits.responseBodyBytes, deps, stats, 'response', ctx);
       resBody = out.body;
       resHeaders = out.headers;
     }

@@ -43,13 +43,34 @@ export interface TransformDeps {
   readonly audit?: AuditHook;
   /** The scan action's detector; default src/scan findPii (tests may pass another). */
   readonly findPii?: FindPii;
+  /**
+   * Tokens the gateway itself wrote into this message (the echo guard, server/echo-guard.ts): a value to
+   * tokenize that is one of them, exactly as written, is kept as it is and never sent to the vault, so a
+   * phone or digits token (which the vault would tokenize again as a raw number) reaches the caller as the
+   * very token it sent. Per request, in memory only.
+   */
+  readonly keepTokens?: ReadonlySet<string>;
 }
 
-/** What a transform did, for metrics and audit (counts only, no values). */
+/** What a transform did, for metrics and audit (counts only, no values; `resolved` excepted, see there). */
 export interface TransformStats {
   tokenized: number;
   detokenized: number;
   other: number;
+  /**
+   * When set, every token this transform resolved is pushed here with its value (the echo guard's input:
+   * server/echo-guard.ts). Holds PII: the caller keeps it in memory for the one request and never logs it.
+   */
+  resolved?: ResolvedPair[];
+}
+
+/** One token resolved by a transform and the value it resolved to, both canonical (as the vault has them). */
+export interface ResolvedPair {
+  /** The canonical value ('+' phone, no kept prefix). */
+  readonly value: string;
+  /** The canonical token, as the vault was asked (a kept prefix and a digits phone's missing '+' are the value's form too). */
+  readonly token: string;
+  readonly type: string;
 }
 
 /** The parts of an HTTP message the rules can touch. `query` is the raw query string without '?' ('' for none). */
@@ -118,7 +139,7 @@ export async function transformMessage(
   }
 
   // one vault round (+ audit), then finalize bottom-up
-  await round.run(ctx);
+  await round.run(ctx, stats?.resolved);
   if (stats) {
     stats.tokenized += round.tokenize.length;
     stats.detokenized += round.detokenize.length;
@@ -386,16 +407,34 @@ class Round {
     this.tokenizeSet.push(set);
   }
 
-  /** The vault round: one tokenize and one detokenize call, concurrently; then the audit hook; then the setters. */
-  async run(ctx: TransformContext): Promise<void> {
-    const { vault, audit, keyring } = this.deps;
+  /**
+   * The vault round: one tokenize and one detokenize call, concurrently; then the audit hook; then the setters.
+   * Each token resolved is also pushed to `resolvedOut` (TransformStats.resolved) when given.
+   */
+  async run(ctx: TransformContext, resolvedOut?: ResolvedPair[]): Promise<void> {
+    const { vault, audit, keyring, keepTokens } = this.deps;
+    // Tokens the echo guard wrote stay as they are (TransformDeps.keepTokens): only the others go to the vault.
+    let toVault = this.tokenize;
+    let toVaultSet = this.tokenizeSet;
+    if (keepTokens !== undefined && keepTokens.size > 0 && this.tokenize.length > 0) {
+      toVault = [];
+      toVaultSet = [];
+      for (let j = 0; j < this.tokenize.length; j++) {
+        const item = this.tokenize[j]!;
+        if (keepTokens.has(item.value)) this.tokenizeSet[j]!(item.value);
+        else {
+          toVault.push(item);
+          toVaultSet.push(this.tokenizeSet[j]!);
+        }
+      }
+    }
     const [tokens, resolved] = await Promise.all([
-      this.tokenize.length > 0 ? vault.tokenize(this.tokenize) : undefined,
+      toVault.length > 0 ? vault.tokenize(toVault) : undefined,
       this.detokenize.length > 0 ? vault.detokenize(this.detokenize) : undefined,
     ]);
     if (tokens) {
-      if (tokens.length !== this.tokenize.length) throw new GatewayError('INTERNAL', 'the vault returned a different number of tokens');
-      for (let j = 0; j < tokens.length; j++) this.tokenizeSet[j]!(tokens[j]!);
+      if (tokens.length !== toVault.length) throw new GatewayError('INTERNAL', 'the vault returned a different number of tokens');
+      for (let j = 0; j < tokens.length; j++) toVaultSet[j]!(tokens[j]!);
     }
     if (!resolved) return;
     if (resolved.length !== this.detokenize.length) throw new GatewayError('INTERNAL', 'the vault returned a different number of results');
@@ -421,8 +460,10 @@ class Round {
     for (let j = 0; j < resolved.length; j++) {
       const r = resolved[j]!;
       const at = this.detokenizeAt[j]!;
-      if (r.found) at.set(r.value);
-      else refuseUnlessSkip(at.field.policy.unknownToken, 'UNKNOWN_TOKEN', at.path, 'token is not known to the vault');
+      if (r.found) {
+        at.set(r.value);
+        resolvedOut?.push({ value: r.value, token: this.detokenize[j]!.token, type: r.type });
+      } else refuseUnlessSkip(at.field.policy.unknownToken, 'UNKNOWN_TOKEN', at.path, 'token is not known to the vault');
     }
   }
 }
