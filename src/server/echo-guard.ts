@@ -12,7 +12,7 @@
  * looked for in the forms an echo can take:
  *   - as is (UTF-8 bytes; and the ISO-8859-1 bytes when the response declares that charset);
  *   - JSON-string escaped: minimal (`\"`, `\\`, controls), every non-ASCII character as `\uXXXX` (lower
- *     and upper-case hex), and with `/` written `\/`;
+ *     and upper-case hex), with `/` written `\/`, and escaped twice (JSON in a JSON string);
  *   - percent-encoded: encodeURIComponent's form, the form encoding (space as `+`), lower-case hex;
  *   - HTML-escaped (`&amp; &lt; &gt; &quot;` and `&#39;` or `&#x27;`, or only `& < >`), also inside JSON;
  *   - a phone number also without its leading '+' (a `digits` form), its token likewise.
@@ -153,6 +153,10 @@ const JSON_FORMS: readonly ((s: string) => string)[] = [
   slashed(jsonMinimal),
   slashed(jsonAscii(false)),
   slashed(jsonAscii(true)),
+  // A JSON document in a JSON string (a provider echoing a parameter that is itself JSON)
+  (s) => jsonMinimal(jsonMinimal(s)),
+  (s) => jsonAscii(false)(jsonMinimal(s)),
+  (s) => jsonAscii(true)(jsonMinimal(s)),
 ];
 /** Every form: each text form, as is and inside a JSON string. */
 const FORMS: readonly ((s: string) => string)[] = TEXT_FORMS.flatMap((t) => JSON_FORMS.map((j) => (s: string) => j(t(s))));
