@@ -83,12 +83,12 @@ export function createEchoGuard(pairs: readonly ResolvedPair[]): EchoGuard | und
     if (pair.type === 'phone' && pair.value.startsWith('+') && pair.token.startsWith('+')) bases.push([pair.value.slice(1), pair.token.slice(1)]);
     for (const [value, token] of bases) {
       tokens.add(token);
-      for (const form of FORMS) {
-        const find = form(value);
-        const write = form(token);
-        const asUtf8 = Buffer.from(find, 'utf8').toString('latin1');
-        if (!utf8.has(asUtf8)) utf8.set(asUtf8, Buffer.from(write, 'utf8').toString('latin1'));
-        if (fitsLatin1(find) && !latin1.has(find)) latin1.set(find, write);
+      for (const text of TEXT_FORMS) {
+        const tv = text(value);
+        const tt = text(token);
+        add(utf8, latin1, tv, tt);
+        // Only a text with a character JSON escapes has other JSON forms.
+        if (JSON_SPECIAL.test(tv)) for (const json of JSON_FORMS) add(utf8, latin1, json(tv), json(tt));
       }
     }
   }
@@ -110,6 +110,21 @@ export function createEchoGuard(pairs: readonly ResolvedPair[]): EchoGuard | und
   };
 }
 
+/** Records one form: its UTF-8 bytes (as a byte view) and, when it fits, its ISO-8859-1 bytes. */
+function add(utf8: Map<string, string>, latin1: Map<string, string>, find: string, write: string): void {
+  if (ASCII.test(find) && ASCII.test(write)) {
+    if (!utf8.has(find)) utf8.set(find, write);
+    return;
+  }
+  const asUtf8 = Buffer.from(find, 'utf8').toString('latin1');
+  if (!utf8.has(asUtf8)) utf8.set(asUtf8, Buffer.from(write, 'utf8').toString('latin1'));
+  if (fitsLatin1(find) && !latin1.has(find)) latin1.set(find, write);
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+/** A character some JSON form writes differently: a quote, a backslash, a control, '/', non-ASCII. */
+const JSON_SPECIAL = /["\\/\x00-\x1f\u0080-\uffff]/;
+
 function toPatterns(map: ReadonlyMap<string, string>): readonly Pattern[] {
   return [...map].map(([find, write]) => ({ find, write })).sort((a, b) => b.find.length - a.find.length);
 }
@@ -130,7 +145,9 @@ const jsonAscii = (upper: boolean) => (s: string): string =>
   });
 const slashed = (f: (s: string) => string) => (s: string): string => f(s).replaceAll('/', '\\/');
 const percentLower = (f: (s: string) => string) => (s: string): string => f(s).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
-const formEncoded = (s: string): string => new URLSearchParams([['', s]]).toString().slice(1);
+/** application/x-www-form-urlencoded as URLSearchParams writes it: only *-._ and alphanumerics kept, space as '+'. */
+const formEncoded = (s: string): string =>
+  encodeURIComponent(s).replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replaceAll('%20', '+');
 const htmlFull = (apos: string) => (s: string): string =>
   s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", apos);
 const htmlMinimal = (s: string): string => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
@@ -145,8 +162,8 @@ const TEXT_FORMS: readonly ((s: string) => string)[] = [
   htmlFull('&#x27;'),
   htmlMinimal,
 ];
+/** The JSON-string forms of a text other than the text itself. */
 const JSON_FORMS: readonly ((s: string) => string)[] = [
-  (s) => s,
   jsonMinimal,
   jsonAscii(false),
   jsonAscii(true),
@@ -158,8 +175,6 @@ const JSON_FORMS: readonly ((s: string) => string)[] = [
   (s) => jsonAscii(false)(jsonMinimal(s)),
   (s) => jsonAscii(true)(jsonMinimal(s)),
 ];
-/** Every form: each text form, as is and inside a JSON string. */
-const FORMS: readonly ((s: string) => string)[] = TEXT_FORMS.flatMap((t) => JSON_FORMS.map((j) => (s: string) => j(t(s))));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Matching
