@@ -25,6 +25,8 @@ export interface GatewayMetrics {
   readonly vaultDuration: Histogram<'op' | 'outcome'>;
   readonly vaultBatchSize: Histogram<'op'>;
   readonly fields: Counter<'route' | 'action'>;
+  /** detokenize-text: token-like strings a template filter altered (upper-cased, truncated, URL-encoded), left as written. */
+  readonly alteredTokens: Counter<'route'>;
   readonly refusals: Counter<'listener' | 'code'>;
   readonly auditFailures: Counter<never>;
   readonly auditRecords: Counter<never>;
@@ -74,6 +76,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gatew
       name: 'pii_gateway_fields_total',
       help: 'Fields transformed, by route id and action (tokenized, detokenized, other = mask/hash/redact).',
       labelNames: ['route', 'action'],
+      registers,
+    }),
+    alteredTokens: new Counter({
+      name: 'pii_gateway_altered_tokens_total',
+      help: 'Token-like strings in message text that are not tokens (a template filter upper-cased, truncated or URL-encoded them), by route id: left as written.',
+      labelNames: ['route'],
       registers,
     }),
     refusals: new Counter({

@@ -1,5 +1,5 @@
 /**
- * Load-time check of every detokenize field against the detokenize policy (auth/detokenize-policy.ts):
+ * Load-time check of every detokenize and detokenize-text field against the detokenize policy (auth/detokenize-policy.ts):
  * a rule that would resolve a token type toward a host the policy does not list is refused with the
  * field's file:line, before the gateway starts.
  *
@@ -19,7 +19,7 @@ function detokenizeFields(direction: CompiledDirection | null): CompiledField[] 
   const out: CompiledField[] = [];
   const walk = (fields: readonly CompiledField[]) => {
     for (const f of fields) {
-      if (f.action.kind === 'detokenize') out.push(f);
+      if (f.action.kind === 'detokenize' || f.action.kind === 'detokenize-text') out.push(f);
       else if (f.action.kind === 'document') walk(f.action.document.fields);
     }
   };
@@ -52,12 +52,14 @@ export function detokenizePolicyIssues(routes: readonly CompiledRoute[], policy:
     const host = route.upstream.url.hostname;
     for (const [side, direction] of [['request', route.request], ['response', route.response]] as const) {
       for (const field of detokenizeFields(direction)) {
-        if (field.action.kind !== 'detokenize') continue;
+        if (field.action.kind !== 'detokenize' && field.action.kind !== 'detokenize-text') continue;
         if (policy === null) {
           issues.push(issueAt(route, field, 'detokenize needs a detokenize policy, and none is configured: set PII_GATEWAY_DETOKENIZE_POLICY to a policy file that allows this type toward this upstream (docs/security.md#purpose-bound-detokenization)'));
           continue;
         }
-        const declared = field.action.types.length === TOKEN_TYPES.length ? undefined : field.action.types;
+        // detokenize-text always has its types (default [email, opaque]): each must be allowed.
+        const declared =
+          field.action.kind === 'detokenize' && field.action.types.length === TOKEN_TYPES.length ? undefined : field.action.types;
         if (side === 'request') {
           if (route.upstream.url.protocol !== 'https:' && !isLoopback(host)) {
             issues.push(issueAt(route, field, `detokenized values would travel in clear text: upstream '${route.upstream.name}' is http and not loopback (use https)`));

@@ -15,7 +15,10 @@ import type { CompiledDirection, CompiledField, RouteAuth } from './types.js';
 
 type Report = (path: DocPath, message: string, offset?: number) => void;
 
-/** The first detokenize field of a direction (anywhere in it), for messages; undefined when there is none. */
+/**
+ * The first field of a direction (anywhere in it) that resolves tokens (detokenize or detokenize-text), for
+ * messages; undefined when there is none.
+ */
 export function firstDetokenizeField(direction: CompiledDirection | null): CompiledField | undefined {
   if (direction === null) return undefined;
   const lists = [direction.fields, direction.query?.fields ?? [], direction.headers?.fields ?? []];
@@ -28,7 +31,7 @@ export function firstDetokenizeField(direction: CompiledDirection | null): Compi
 
 function firstIn(fields: readonly CompiledField[]): CompiledField | undefined {
   for (const f of fields) {
-    if (f.action.kind === 'detokenize') return f;
+    if (f.action.kind === 'detokenize' || f.action.kind === 'detokenize-text') return f;
     if (f.action.kind === 'document') {
       const nested = firstIn(f.action.document.fields);
       if (nested) return nested;

@@ -19,8 +19,8 @@ import { compileClients, compileUpstreamTls } from './compile-tls.js';
 import { CODEC_CONTENT_TYPES } from './content-type.js';
 import { substituteEnv } from './env.js';
 import type { DocPath, RuleIssue, RuleSource } from './issues.js';
-import { LOCATION_PREFIXES, SCAN_KINDS } from './schema.js';
-import type { FieldInput, PolicyInput, RouteInput, RuleFileInput, TokenTypeInput, UpstreamInput } from './schema.js';
+import { LOCATION_PREFIXES, SCAN_KINDS, TEXT_DEFAULT_TYPES, TEXT_ESCAPES } from './schema.js';
+import type { EscapeByInput, FieldInput, PolicyInput, RouteInput, RuleFileInput, TokenTypeInput, UpstreamInput } from './schema.js';
 import { closest, context } from './schema-errors.js';
 import { httpUrlProblem } from './url-policy.js';
 import type {
@@ -31,10 +31,13 @@ import type {
   CompiledFieldList,
   CompiledRoute,
   CompiledUpstream,
+  EscapeBySibling,
   FieldLocation,
   FieldPolicy,
+  TextEscape,
   ValueForm,
 } from './types.js';
+import { siblingKey } from './types.js';
 
 export interface CompileContext {
   readonly source: RuleSource;
@@ -194,7 +197,7 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
         }
       }
       if (!ctx.valid(fieldPath)) return;
-      const compiled = compileField(field, fieldPath, dir, policy, ns);
+      const compiled = compileField(field, fieldPath, dir, policy, ns, { codec, selected });
       if (selected === undefined || compiled === undefined) return;
       const base = { selector: selected.selector, action: compiled.action, policy: compiled.policy, origin: origin(fieldPath) };
       out[selected.location].push(Object.freeze(selected.location === 'body' ? base : { ...base, location: selected.location }));
@@ -298,6 +301,7 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     dir: 'request' | 'response',
     inherited: FieldPolicy,
     fileNamespace: string,
+    where: { codec: string; selected: { location: FieldLocation; selector: CompiledSelector } | undefined },
   ): { action: CompiledAction; policy: FieldPolicy } | undefined {
     let policy = mergePolicy(inherited, field);
     if (field.fields !== undefined) {
@@ -334,6 +338,19 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
             namespace: field.namespace ?? fileNamespace,
             types: Object.freeze([...types]),
             ...(form ? { form } : {}),
+          }),
+          policy,
+        };
+      }
+      case 'detokenize-text': {
+        const escape = textEscape(field, fieldPath, where);
+        if (escape === undefined) return undefined;
+        return {
+          action: Object.freeze({
+            kind: 'detokenize-text',
+            namespace: field.namespace ?? fileNamespace,
+            types: Object.freeze([...(field.types ?? TEXT_DEFAULT_TYPES)]),
+            escape,
           }),
           policy,
         };
@@ -405,6 +422,49 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
       action: Object.freeze({ kind: 'tokenize', specs: Object.freeze(specs as TokenSpec[]), otherwise, ...(form ? { form } : {}) }),
       policy,
     };
+  }
+
+  /**
+   * detokenize-text `escape:`: a fixed escape, or one chosen by a sibling member (json body or nested json
+   * document, a selector ending in a key); undefined when a problem was reported.
+   */
+  function textEscape(
+    field: FieldInput,
+    fieldPath: DocPath,
+    where: { codec: string; selected: { location: FieldLocation; selector: CompiledSelector } | undefined },
+  ): TextEscape | EscapeBySibling | undefined {
+    const input = field.escape ?? 'plain';
+    if (typeof input === 'string') return input;
+    const at: DocPath = [...fieldPath, 'escape'];
+    const selector = where.selected?.selector;
+    const last = selector?.segments[selector.segments.length - 1];
+    if (where.codec !== 'json' || where.selected?.location !== 'body' || selector === undefined || last?.kind !== 'key') {
+      if (where.selected !== undefined) {
+        report(at, "escape: { by: ... } needs a json body field whose selector ends in a key (e.g. $.content[*].value), so that its sibling can be read");
+      }
+      return undefined;
+    }
+    const cases: (readonly [string, TextEscape])[] = [];
+    for (const mode of TEXT_ESCAPES) {
+      for (const value of input[mode as keyof EscapeByInput] as string[] | undefined ?? []) {
+        const key = siblingKey(value);
+        const dup = cases.find(([k]) => k === key);
+        if (dup !== undefined) {
+          report([...at, mode], `escape: '${value}' is listed twice (already under ${dup[1]})`);
+          return undefined;
+        }
+        cases.push(Object.freeze([key, mode] as const));
+      }
+    }
+    if (input.by === last.key) {
+      report([...at, 'by'], `escape: by names the field itself ('${last.key}'); name its sibling, e.g. type`);
+      return undefined;
+    }
+    const sibling = deepFreeze({
+      source: `${selector.source} (sibling ${input.by})`,
+      segments: [...selector.segments.slice(0, -1), { kind: 'key' as const, key: input.by }],
+    });
+    return Object.freeze({ by: input.by, sibling, cases: Object.freeze(cases), otherwise: input.otherwise ?? 'plain' });
   }
 
   /**

@@ -220,7 +220,7 @@ describe('compileRuleFile: errors', () => {
   it('unknown action: names file:line:column, route, field and the expected values', () => {
     const text = withFields('select: $.d[*].Email\n          action: tokenise\n          type: email');
     expect(problems(text)).toEqual([
-      `rules/demo.yaml:${at(text, 'tokenise')}: route 'upload' field '$.d[*].Email': unknown action 'tokenise' (expected one of tokenize, detokenize, redact, mask, hash, scan)`,
+      `rules/demo.yaml:${at(text, 'tokenise')}: route 'upload' field '$.d[*].Email': unknown action 'tokenise' (expected one of tokenize, detokenize, detokenize-text, redact, mask, hash, scan)`,
     ]);
   });
 
@@ -546,7 +546,7 @@ describe('compileRuleFile: locations, codecs, nested documents, scan', () => {
     expect(problems(text)).toEqual([
       `rules/demo.yaml:${at(text, '{ select: $.a')}: route 'send' field '$.a': missing required key 'codec' in 'fields[0]' (one of json, form)`,
       `rules/demo.yaml:${at(text, 'multipart')}: route 'send' field '$.c': unknown codec 'multipart' (expected one of json, form)`,
-      `rules/demo.yaml:${at(text, '{ select: $.d')}: route 'send' field '$.d': missing required key 'action' in 'fields[2]' (one of tokenize, detokenize, redact, mask, hash, scan; or 'codec' and 'fields' for a nested document)`,
+      `rules/demo.yaml:${at(text, '{ select: $.d')}: route 'send' field '$.d': missing required key 'action' in 'fields[2]' (one of tokenize, detokenize, detokenize-text, redact, mask, hash, scan; or 'codec' and 'fields' for a nested document)`,
       `rules/demo.yaml:${at(text, 'ssn')}: route 'send' field '$.e': unknown find 'ssn' (expected one of email, phone)`,
       `rules/demo.yaml:${at(text, 'hash }')}: route 'send' field '$.e': unknown then 'hash' (expected one of tokenize, mask, redact)`,
       `rules/demo.yaml:${at(text, 'action: redact, fields')}: route 'send' field '$.f': 'action' does not apply to a nested document field (codec + fields); its fields say what happens inside`,

@@ -24,7 +24,11 @@ import { signatureDefinitions, signatureRouteProperties, type ResignInput, type 
 export const CODEC_NAMES = ['json', 'form', 'multipart'] as const;
 /** Codecs a nested document may use (multipart needs a boundary from a Content-Type, which a value has not). */
 export const NESTED_CODEC_NAMES = ['json', 'form'] as const;
-export const ACTIONS = ['tokenize', 'detokenize', 'redact', 'mask', 'hash', 'scan'] as const;
+export const ACTIONS = ['tokenize', 'detokenize', 'detokenize-text', 'redact', 'mask', 'hash', 'scan'] as const;
+/** How detokenize-text writes a resolved value into its text (rules/types.ts TextEscape). */
+export const TEXT_ESCAPES = ['plain', 'html', 'url', 'header'] as const;
+/** Token types detokenize-text looks for when `types` is not written (phone and digits are opt-in). */
+export const TEXT_DEFAULT_TYPES = ['email', 'opaque'] as const;
 /** What the scan action can find in free text. */
 export const SCAN_KINDS = ['email', 'phone'] as const;
 /** Selector prefixes for fields outside the body. */
@@ -86,6 +90,15 @@ const keepPrefixes = {
   items: { type: 'string', minLength: 1, maxLength: 32 },
   description:
     "Literal prefixes such as 'whatsapp:' taken off the value before it is tokenized or detokenized and put back in front of the result (Twilio's whatsapp:+1...). A value without any of them is acted on whole.",
+} as const;
+
+/** detokenize-text `escape: { by: ... }`: sibling values (media types, lower-case) that select one escape. */
+const escapeCases = {
+  type: 'array',
+  minItems: 1,
+  uniqueItems: true,
+  items: { type: 'string', minLength: 1 },
+  description: 'Sibling values (compared lower-cased, parameters after ; ignored) that select this escape.',
 } as const;
 
 const namespaceSchema = {
@@ -444,6 +457,61 @@ export const rulesSchema = {
           required: ['select', 'action'],
           properties: {
             select,
+            action: {
+              const: 'detokenize-text',
+              description:
+                'Free text (an SMS body, a subject, HTML): find our own tokens inside it, resolve them in the one vault call and write the values in place, escaped for where they land. See docs/rules.md#detokenize-text.',
+            },
+            types: {
+              type: 'array',
+              minItems: 1,
+              uniqueItems: true,
+              default: [...TEXT_DEFAULT_TYPES],
+              items: { $ref: '#/definitions/tokenType' },
+              description:
+                'Token types looked for (default [email, opaque]). phone and digits only when listed: a random number of the token shape passes their check 1 time in 100 (docs/tokens.md).',
+            },
+            escape: {
+              description:
+                "How each resolved value is written: plain (default, as is), html (& < > \" ' as entities), url (percent-encoded, for a value inside an href/src or a URL), header (refused if it holds CR, LF or NUL). Or { by: <sibling key>, html: [values], plain: [...], url: [...], header: [...], otherwise: <escape> }: chosen per value by a sibling member (json only), e.g. SendGrid content[*].type. The codec's own escaping (JSON string, form) always applies on top.",
+              anyOf: [
+                { type: 'string', enum: [...TEXT_ESCAPES] },
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['by'],
+                  properties: {
+                    by: { type: 'string', minLength: 1, description: 'Key of the sibling member that says the context, e.g. type.' },
+                    plain: escapeCases,
+                    html: escapeCases,
+                    url: escapeCases,
+                    header: escapeCases,
+                    otherwise: {
+                      type: 'string',
+                      enum: [...TEXT_ESCAPES],
+                      default: 'plain',
+                      description: 'Escape for a sibling value not listed, missing or not a string (default plain).',
+                    },
+                  },
+                },
+              ],
+            },
+            namespace: { ...namespaceSchema, description: 'Namespace the tokens were issued in (default: the file namespace).' },
+            missing,
+            notString,
+            unknownToken: {
+              ...onProblem,
+              description:
+                'A token found in the text that the vault does not know. refuse (default: nothing is sent) | skip (the token stays in the text as written).',
+            },
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['select', 'action'],
+          properties: {
+            select,
             action: { const: 'redact', description: 'Remove the field entirely (whatever kind of value it holds).' },
             missing,
           },
@@ -545,8 +613,19 @@ export interface FieldInput extends PolicyInput {
   emailSuffix?: string;
   phoneFormat?: 'e164' | 'digits';
   keepPrefixes?: string[];
+  /** detokenize-text only. */
+  types?: TokenTypeInput[];
+  escape?: (typeof TEXT_ESCAPES)[number] | EscapeByInput;
   style?: 'email' | 'phone' | 'generic';
   encoding?: 'hex' | 'base64url';
+}
+export interface EscapeByInput {
+  by: string;
+  plain?: string[];
+  html?: string[];
+  url?: string[];
+  header?: string[];
+  otherwise?: (typeof TEXT_ESCAPES)[number];
 }
 export interface DirectionInput {
   codec?: (typeof CODEC_NAMES)[number];

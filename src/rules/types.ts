@@ -40,6 +40,18 @@ export type CompiledAction =
       /** How phones are written here (`phoneFormat:`) and prefixes kept in front (`keepPrefixes:`). */
       readonly form?: ValueForm;
     }
+  | {
+      /**
+       * Free text (an SMS body, a mail subject or HTML): our own tokens found inside it are resolved in the
+       * request's one detokenize call and written back in place, each escaped for where it lands.
+       */
+      readonly kind: 'detokenize-text';
+      readonly namespace: string;
+      /** Token types looked for, in order (default [email, opaque]; phone and digits only when listed). */
+      readonly types: readonly TokenType[];
+      /** How each resolved value is written into the text (the codec's own escaping applies on top). */
+      readonly escape: TextEscape | EscapeBySibling;
+    }
   | { readonly kind: 'redact' }
   | { readonly kind: 'mask'; readonly style: 'email' | 'phone' | 'generic' }
   | { readonly kind: 'hash'; readonly encoding: 'hex' | 'base64url'; readonly prefix: string }
@@ -70,6 +82,33 @@ export type CompiledAction =
 export interface ValueForm {
   readonly phoneFormat: 'e164' | 'digits';
   readonly keepPrefixes: readonly string[];
+}
+
+/**
+ * How a value resolved inside text is written: `plain` as is; `html` with & < > " ' as entities (a name
+ * never becomes markup); `url` percent-encoded like encodeURIComponent (a value inside an href/src or a
+ * URL); `header` as is, but a value holding CR, LF or NUL is refused (a header or subject line would break).
+ */
+export type TextEscape = 'plain' | 'html' | 'url' | 'header';
+
+/**
+ * The escaping chosen per match by a sibling member of the matched value (json only): SendGrid's
+ * `content[*].value` is HTML or plain text as its sibling `type` says. `sibling` is the field's selector
+ * with its last key replaced by `by`. Sibling values are compared lower-cased, without parameters
+ * (`text/html; charset=utf-8` is `text/html`); a missing, non-string or unlisted sibling gets `otherwise`.
+ */
+export interface EscapeBySibling {
+  readonly by: string;
+  readonly sibling: CompiledSelector;
+  /** [normalized sibling value, escape], first match wins. */
+  readonly cases: readonly (readonly [string, TextEscape])[];
+  readonly otherwise: TextEscape;
+}
+
+/** A sibling value as EscapeBySibling compares it: before any ';', trimmed, lower-cased. */
+export function siblingKey(value: string): string {
+  const semi = value.indexOf(';');
+  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
 }
 
 /** What the `scan` action detects in free text. */

@@ -30,6 +30,11 @@ describe('parsePlaceholder', () => {
     expect(parsePlaceholder('email')).toMatch(/needs a value/);
   });
 
+  it('reads known=no last (a token the vault does not hold)', () => {
+    expect(parsePlaceholder('opaque Nobody Here known=no')).toEqual({ type: 'opaque', value: 'Nobody Here', namespace: undefined, unknown: true });
+    expect(parsePlaceholder('phone +919999999999 ns=crm form=digits known=no')).toMatchObject({ namespace: 'crm', digits: true, unknown: true });
+  });
+
   it('reads form=digits on phone tokens only (the token written without +)', () => {
     expect(parsePlaceholder('phone +919999999999 form=digits')).toEqual({ type: 'phone', value: '+919999999999', namespace: undefined, digits: true });
     expect(parsePlaceholder('phone +919999999999 ns=crm form=digits')).toMatchObject({ namespace: 'crm', digits: true });

@@ -102,13 +102,15 @@ export interface RuleTestFile {
   readonly tests: readonly RuleTest[];
 }
 
-/** A parsed `{{token TYPE VALUE [ns=NAMESPACE] [form=digits]}}`. */
+/** A parsed `{{token TYPE VALUE [ns=NAMESPACE] [form=digits] [known=no]}}`. */
 export interface TokenPlaceholder {
   readonly type: TokenType;
   readonly value: string;
   readonly namespace: string | undefined;
   /** `form=digits` (phone only): the token written without its '+', as a `phoneFormat: digits` field writes it. */
   readonly digits?: boolean;
+  /** `known=no`: a well-formed token (its keyed check passes) that the test vault does not hold (unknown-token cases). */
+  readonly unknown?: boolean;
 }
 
 /** Finds `{{token ...}}` placeholders (non-greedy, no nesting; `}}` ends one). */
@@ -129,6 +131,11 @@ export function parsePlaceholder(inner: string): TokenPlaceholder | string {
   }
   let namespace: string | undefined;
   let digits = false;
+  let unknown = false;
+  if (words[words.length - 1] === 'known=no') {
+    unknown = true;
+    words.pop();
+  }
   if (words[words.length - 1] === 'form=digits') {
     if (type !== 'phone') return `form=digits in {{token ${type} ...}}: only phone tokens have a digits form`;
     digits = true;
@@ -141,7 +148,7 @@ export function parsePlaceholder(inner: string): TokenPlaceholder | string {
     words.pop();
   }
   if (words.length === 0) return `{{token ${type} ...}} needs a value after the type`;
-  return { type: type as TokenType, value: words.join(' '), namespace, ...(digits ? { digits } : {}) };
+  return { type: type as TokenType, value: words.join(' '), namespace, ...(digits ? { digits } : {}), ...(unknown ? { unknown } : {}) };
 }
 
 /** Problems in the placeholders of a string, if any. */

@@ -133,7 +133,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
     c.set('routeId', route.id);
     checkClient(c); // mTLS allowlist (route `clients:`), before a byte of the body is read
     await checkAuth(c); // bearer credential and permissions (route `auth:`), likewise
-    const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0 };
+    const stats: TransformStats = { tokenized: 0, detokenized: 0, other: 0, alteredTokens: 0 };
 
     let body = await readBody(incoming, limits.requestBodyBytes);
     signatures.verify(incoming.headers, body, incoming.url ?? '/'); // on the raw bytes, before any decoding or rule
@@ -207,6 +207,7 @@ function routeHandler(route: CompiledRoute, deps: ProxyAppDeps) {
       if (stats.tokenized > 0) deps.metrics.fields.inc({ route: route.id, action: 'tokenized' }, stats.tokenized);
       if (stats.detokenized > 0) deps.metrics.fields.inc({ route: route.id, action: 'detokenized' }, stats.detokenized);
       if (stats.other > 0) deps.metrics.fields.inc({ route: route.id, action: 'other' }, stats.other);
+      if (stats.alteredTokens) deps.metrics.alteredTokens.inc({ route: route.id }, stats.alteredTokens);
     }
     return reply(c, res.status, resHeaders, resBody);
   };

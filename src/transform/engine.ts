@@ -15,10 +15,11 @@
  * GatewayError that names the path (see docs/selectors.md, "Paths in messages") and never the value.
  */
 import { formCodec } from '../codecs/form.js';
+import { formatPath, type CompiledSelector } from '../codecs/selector.js';
 import type { Codec, Edit, Match, ScanResult } from '../codecs/types.js';
 import type { Keyring } from '../crypto/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { CompiledAction, CompiledDirection, CompiledField, CompiledFieldList, OnProblem, ScanKind, ValueForm } from '../rules/types.js';
+import { siblingKey, type CompiledAction, type CompiledDirection, type CompiledField, type CompiledFieldList, type OnProblem, type ScanKind, type TextEscape, type ValueForm } from '../rules/types.js';
 import { findPii as realFindPii } from '../scan/index.js';
 import { createTokenSpec } from '../tokens/index.js';
 import type { TokenSpec } from '../tokens/types.js';
@@ -26,6 +27,7 @@ import type { DetokenizeItem, TokenizeItem, Vault } from '../vault/interface.js'
 import { hashValue, maskValue } from './actions.js';
 import { auditFingerprint, type AuditHook, type DetokenizeAuditEvent, type TransformContext } from './audit.js';
 import { applyHeaders, scanHeaders, type HeaderMap } from './headers.js';
+import { escapeText, findTokensInText } from './text-tokens.js';
 
 export { auditFingerprint, AUDIT_FINGERPRINT_HEX } from './audit.js';
 export type { AuditHook, DetokenizeAuditEvent, TransformContext } from './audit.js';
@@ -62,6 +64,8 @@ export interface TransformStats {
    * server/echo-guard.ts). Holds PII: the caller keeps it in memory for the one request and never logs it.
    */
   resolved?: ResolvedPair[];
+  /** detokenize-text: token-like strings a template filter altered (upper-cased, truncated, URL-encoded), not resolved. */
+  alteredTokens?: number;
 }
 
 /** One token resolved by a transform and the value it resolved to, both canonical (as the vault has them). */
@@ -144,6 +148,7 @@ export async function transformMessage(
     stats.tokenized += round.tokenize.length;
     stats.detokenized += round.detokenize.length;
     stats.other += round.other;
+    if (round.altered > 0) stats.alteredTokens = (stats.alteredTokens ?? 0) + round.altered;
   }
   const outBody = body ? finish(body) : msg.body;
   const outQuery = query ? finish(query) : queryBytes;
@@ -259,6 +264,8 @@ class Round {
   readonly detokenize: DetokenizeItem[] = [];
   readonly detokenizeAt: DetokenizeAt[] = [];
   other = 0;
+  /** detokenize-text: altered token-like strings seen (text-tokens.ts). */
+  altered = 0;
   private readonly findPii: FindPii;
 
   constructor(private readonly deps: TransformDeps) {
@@ -280,7 +287,7 @@ class Round {
   ): DocPlan | undefined {
     let scan: ScanResult;
     try {
-      scan = codec.scan(input, list.selectors, { maxDepth: this.deps.maxDepth, contentType });
+      scan = codec.scan(input, scanSelectors(list), { maxDepth: this.deps.maxDepth, contentType });
     } catch (err) {
       if (onInvalid === undefined || !isGatewayError(err) || err.status !== 400) throw err;
       if (onInvalid.policy === 'skip') return undefined;
@@ -288,15 +295,20 @@ class Round {
       throw new GatewayError(err.code, `${onInvalid.path}: not a valid ${codec.name} document: ${err.message}`, { field, cause: err });
     }
     checkMissing(list.fields, scan.matches, naming);
-    return { codec, input, scan, ...this.planMatches(list.fields, scan.matches, naming) };
+    return { codec, input, scan, ...this.planMatches(list.fields, scan.matches, naming, scanSelectors(list)) };
   }
 
-  /** Decides what happens to each match; vault work is queued with a setter for its edit. */
-  planMatches(fields: readonly CompiledField[], matches: readonly Match[], naming: Naming): MatchPlan {
+  /**
+   * Decides what happens to each match; vault work is queued with a setter for its edit. `selectors` (json
+   * documents) may go beyond `fields`: sibling selectors of `escape: { by }`, read here and never edited.
+   */
+  planMatches(fields: readonly CompiledField[], matches: readonly Match[], naming: Naming, selectors?: readonly CompiledSelector[]): MatchPlan {
     const edits: (Edit | undefined)[] = new Array(matches.length);
     const finishers: (() => void)[] = [];
+    const siblings = selectors !== undefined && selectors.length > fields.length ? siblingValues(fields.length, matches, selectors) : undefined;
     for (let i = 0; i < matches.length; i++) {
       const m = matches[i]!;
+      if (m.selector >= fields.length) continue; // a sibling read for escape: { by }
       const field = fields[m.selector]!;
       const path = naming.path(m.path);
       const action = field.action;
@@ -335,6 +347,11 @@ class Round {
             const set = action.form === undefined ? replace : (resolved: string) => replace(writeForm(read, spec.type, resolved));
             this.detokenizeAt.push({ path, field, type: spec.type, set });
           }
+          break;
+        }
+        case 'detokenize-text': {
+          const escape = typeof action.escape === 'string' ? action.escape : escapeBySibling(field, action.escape, m.path, siblings);
+          this.planDetokenizeText(action, field, value, path, escape, replace, finishers);
           break;
         }
         case 'mask':
@@ -399,6 +416,44 @@ class Round {
         from = span.end;
       });
       if (from > 0) replace(out + text.slice(from));
+    });
+  }
+
+  /**
+   * Free text with our tokens in it: each token found is queued in the one detokenize call (audited with
+   * the field's path and the token's type); after the round the text is rebuilt with each value escaped
+   * for `escape`. A token the vault does not know stays as written when the unknownToken policy skips it.
+   */
+  private planDetokenizeText(
+    action: Extract<CompiledAction, { kind: 'detokenize-text' }>,
+    field: CompiledField,
+    text: string,
+    path: string,
+    escape: TextEscape,
+    replace: (value: string) => void,
+    finishers: (() => void)[],
+  ): void {
+    const found = findTokensInText(text, textRecognizers(action, this.deps.keyring));
+    this.altered += found.altered;
+    const tokens = found.tokens;
+    if (tokens.length === 0) return;
+    const values: (string | undefined)[] = new Array(tokens.length);
+    tokens.forEach((t, k) => {
+      this.detokenize.push({ namespace: action.namespace, token: text.slice(t.start, t.end) });
+      this.detokenizeAt.push({ path, field, type: t.spec.type, set: (resolved) => (values[k] = escapeText(resolved, escape, path)) });
+    });
+    finishers.push(() => {
+      let out = '';
+      let from = 0;
+      let changed = false;
+      tokens.forEach((t, k) => {
+        const v = values[k];
+        if (v === undefined) return; // unknown, skipped by policy: the token stays as written
+        out += text.slice(from, t.start) + v;
+        from = t.end;
+        changed = true;
+      });
+      if (changed) replace(out + text.slice(from));
     });
   }
 
@@ -547,6 +602,66 @@ function accepts(spec: TokenSpec, value: string): boolean {
 
 function notOfTypeMessage(action: Extract<CompiledAction, { kind: 'tokenize' }>): string {
   return `value is not a valid ${action.specs.map((s) => s.type).join(' or ')}`;
+}
+
+/** Specs per detokenize-text action (its types, its namespace), built once. */
+const textRecognizerCache = new WeakMap<object, readonly TokenSpec[]>();
+function textRecognizers(action: Extract<CompiledAction, { kind: 'detokenize-text' }>, keyring: Keyring): readonly TokenSpec[] {
+  let specs = textRecognizerCache.get(action);
+  if (!specs) {
+    specs = action.types.map((type) => createTokenSpec({ type, namespace: action.namespace }, keyring));
+    textRecognizerCache.set(action, specs);
+  }
+  return specs;
+}
+
+/** A list's selectors plus the sibling selectors its `escape: { by }` fields read (same array per list). */
+const scanSelectorCache = new WeakMap<CompiledFieldList, readonly CompiledSelector[]>();
+function scanSelectors(list: CompiledFieldList): readonly CompiledSelector[] {
+  let out = scanSelectorCache.get(list);
+  if (out === undefined) {
+    const extra: CompiledSelector[] = [];
+    for (const f of list.fields) {
+      if (f.action.kind === 'detokenize-text' && typeof f.action.escape !== 'string') extra.push(f.action.escape.sibling);
+    }
+    out = extra.length === 0 ? list.selectors : Object.freeze([...list.selectors, ...extra]);
+    scanSelectorCache.set(list, out);
+  }
+  return out;
+}
+
+/** `path` without its last member `key` (`$.content[1].value` -> `$.content[1]`), or undefined. */
+function parentPath(path: string, key: string): string | undefined {
+  const label = formatPath([key]).slice(1);
+  return path.endsWith(label) ? path.slice(0, path.length - label.length) : undefined;
+}
+
+/** Sibling matches (selector index >= fieldCount) by parent path and key: the string value, or null. */
+function siblingValues(fieldCount: number, matches: readonly Match[], selectors: readonly CompiledSelector[]): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  for (const m of matches) {
+    if (m.selector < fieldCount) continue;
+    const last = selectors[m.selector]!.segments.at(-1);
+    if (last?.kind !== 'key') continue;
+    const parent = parentPath(m.path, last.key);
+    if (parent !== undefined) out.set(`${parent}\0${last.key}`, m.kind === 'string' && m.value !== undefined ? m.value : null);
+  }
+  return out;
+}
+
+/** The escape a sibling member chooses for the value at `path`; `otherwise` when it is missing, not a string or not listed. */
+function escapeBySibling(
+  field: CompiledField,
+  escape: Exclude<Extract<CompiledAction, { kind: 'detokenize-text' }>['escape'], string>,
+  path: string,
+  siblings: Map<string, string | null> | undefined,
+): TextEscape {
+  const own = field.selector.segments.at(-1);
+  const parent = own?.kind === 'key' ? parentPath(path, own.key) : undefined;
+  const value = parent === undefined ? undefined : siblings?.get(`${parent}\0${escape.by}`);
+  if (typeof value !== 'string') return escape.otherwise;
+  const key = siblingKey(value);
+  return escape.cases.find(([k]) => k === key)?.[1] ?? escape.otherwise;
 }
 
 /** Default-option specs per detokenize action, built once (createTokenSpec memoizes per keyring). */
