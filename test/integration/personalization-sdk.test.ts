@@ -14,6 +14,11 @@
  * *.twilio.com host names), so a RequestClient subclass rewrites each URL to the gateway and adds the
  * Proxy-Authorization header; @sendgrid/client takes `defaultRequest.baseUrl` and a default header, but
  * `setApiKey` resets baseUrl to api.sendgrid.com, so the base URL is set after the key.
+ *
+ * Checked to fail (temporary copies, not committed) with: twilio `Body` rule removed (both Twilio tests),
+ * sendgrid `content[*].value` escape set to plain, the sendgrid subject rule removed, the whatsapp
+ * `text.body` and infobip `text` rules removed, and the echo guard off in proxy-app.ts (the SDK's
+ * `message.body`, and on its own the canary scan of the SDK result).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
