@@ -15,6 +15,7 @@ import { assertRouteClientsServable, vaultApiAuthorizer } from './auth/mtls.js';
 import { formCodec } from './codecs/form.js';
 import { jsonCodec } from './codecs/json.js';
 import { multipartCodec } from './codecs/multipart.js';
+import { textCodec } from './codecs/text.js';
 import type { Codec } from './codecs/types.js';
 import type { GatewayConfig } from './config/index.js';
 import { ensureDevKeyFile, loadKeyring } from './crypto/keyring.js';
@@ -67,6 +68,7 @@ export const CODECS: ReadonlyMap<string, Codec> = new Map<string, Codec>([
   ['json', jsonCodec as Codec],
   ['form', formCodec as Codec],
   ['multipart', multipartCodec as Codec],
+  ['text', textCodec as Codec],
 ]);
 
 /**

@@ -56,10 +56,10 @@ describe('charsets', () => {
   it('refuses a non-utf-8 charset on form and multipart directions; utf-8 is fine there', () => {
     const form = file('      codec: form\n      charsets: [utf-8, latin1]\n      fields: [{ select: To, action: redact }]');
     expect(problems(form)).toEqual([
-      "rules/demo.yaml:10:25: route 'r': charset iso-8859-1 needs codec json: the form codec reads its values as UTF-8 (percent-escapes are bytes below the body's charset), so only utf-8 is accepted here",
+      "rules/demo.yaml:10:25: route 'r': charset iso-8859-1 needs codec json or text: the form codec reads its values as UTF-8 (percent-escapes are bytes below the body's charset), so only utf-8 is accepted here",
     ]);
     const multipart = file('      codec: multipart\n      charsets: [ascii]\n      fields: [{ select: To, action: redact }]');
-    expect(problems(multipart)[0]).toContain('charset us-ascii needs codec json: the multipart codec');
+    expect(problems(multipart)[0]).toContain('charset us-ascii needs codec json or text: the multipart codec');
     const ok = file('      codec: form\n      charsets: [utf8]\n      fields: [{ select: To, action: redact }]');
     expect(compileRuleFile('rules/demo.yaml', ok, { keyring, env: {} }).routes[0]!.request!.charsets).toEqual(['utf-8']);
   });

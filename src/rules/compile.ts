@@ -245,6 +245,14 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
       const selector = compileFieldSelector(select, selectPath);
       return selector === undefined ? undefined : { location: 'body', selector };
     }
+    if (codec === 'text') {
+      // The body is one string field: the whole of it.
+      if (select !== '$') {
+        report(selectPath, `a text body is one field, the whole body: select it with '$' (got '${select}'; query:NAME and header:NAME select outside the body)`);
+        return undefined;
+      }
+      return { location: 'body', selector: WHOLE_BODY };
+    }
     // form and multipart: the field name as written.
     if (select.startsWith('$')) {
       report(selectPath, `${codec} fields are selected by name, not JSONPath (expected e.g. 'To', got '${select}')`);
@@ -260,8 +268,9 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
 
   /**
    * A direction's `charsets:` as canonical names (codecs/charset.ts); undefined when absent or invalid (the
-   * schema reported it). Only codec json takes a charset other than utf-8: a form's percent-escapes and a
-   * multipart text part are read as UTF-8 by their codecs, below any transcoding of the whole body.
+   * schema reported it). Only codecs json and text take a charset other than utf-8 (the whole body is
+   * transcoded, and that is all they read): a form's percent-escapes and a multipart text part are read as
+   * UTF-8 by their codecs, below any transcoding of the whole body.
    */
   function compileCharsets(labels: readonly string[] | undefined, path: DocPath, codec: string): readonly BodyCharset[] | undefined {
     if (labels === undefined || !ctx.valid(path)) return undefined;
@@ -269,10 +278,10 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     labels.forEach((label, i) => {
       const cs = CHARSET_LABELS[label]!;
       if (out.includes(cs)) report([...path, i], `'charsets' lists ${cs} twice ('${label}' is ${cs})`);
-      else if (cs !== 'utf-8' && codec !== 'json') {
+      else if (cs !== 'utf-8' && codec !== 'json' && codec !== 'text') {
         report(
           [...path, i],
-          `charset ${cs} needs codec json: the ${codec} codec reads its values as UTF-8 (${codec === 'form' ? 'percent-escapes' : 'text parts'} are bytes below the body's charset), so only utf-8 is accepted here`,
+          `charset ${cs} needs codec json or text: the ${codec} codec reads its values as UTF-8 (${codec === 'form' ? 'percent-escapes' : 'text parts'} are bytes below the body's charset), so only utf-8 is accepted here`,
         );
       } else out.push(cs);
     });
@@ -304,6 +313,17 @@ export function compileFile(data: RuleFileInput, ctx: CompileContext): FileResul
     where: { codec: string; selected: { location: FieldLocation; selector: CompiledSelector } | undefined },
   ): { action: CompiledAction; policy: FieldPolicy } | undefined {
     let policy = mergePolicy(inherited, field);
+    if (where.codec === 'text' && where.selected?.location === 'body') {
+      // The whole body is the field: it cannot be left out, and a document inside it is another codec's body.
+      if (field.fields !== undefined) {
+        report([...fieldPath, 'codec'], "a text body is not a container: to read the body as json or form, set the direction's codec instead of a nested document", ctx.source.keyOffsetOf(fieldPath, 'codec'));
+        return undefined;
+      }
+      if (field.action === 'redact') {
+        report([...fieldPath, 'action'], "redact would remove the whole text body; use mask, or scan with then: redact for PII inside the text");
+        return undefined;
+      }
+    }
     if (field.fields !== undefined) {
       // A nested document: its fields inherit the route policy (not this field's own overrides).
       const codec = field.codec ?? 'json';
@@ -529,6 +549,9 @@ function compileUpstream(
 function fieldList(fields: readonly CompiledField[]): CompiledFieldList {
   return Object.freeze({ fields: Object.freeze([...fields]), selectors: Object.freeze(fields.map((f) => f.selector)) });
 }
+
+/** `$` in a text direction: the whole body (no segments; codecs/text.ts). */
+const WHOLE_BODY: CompiledSelector = Object.freeze({ source: '$', segments: Object.freeze([]) });
 
 /** A selector for a name-addressed location (form/multipart field, query parameter, header): one key segment. */
 function nameSelector(source: string, key: string): CompiledSelector {

@@ -19,4 +19,5 @@ export const CODEC_CONTENT_TYPES: Readonly<Record<CodecName, readonly string[]>>
   json: Object.freeze(['application/json', '+json']),
   form: Object.freeze(['application/x-www-form-urlencoded']),
   multipart: Object.freeze(['multipart/form-data']),
+  text: Object.freeze(['text/plain', 'text/html']),
 });

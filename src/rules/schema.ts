@@ -21,8 +21,11 @@ import { FINGERPRINT_EXPECTED, FINGERPRINT_PATTERN, type ClientMatcherInput } fr
 import { signatureDefinitions, signatureRouteProperties, type ResignInput, type VerifyInput } from './schema-signatures.js';
 
 /** Codec names a direction may use. Add new ones here and in content-type.ts. */
-export const CODEC_NAMES = ['json', 'form', 'multipart'] as const;
-/** Codecs a nested document may use (multipart needs a boundary from a Content-Type, which a value has not). */
+export const CODEC_NAMES = ['json', 'form', 'multipart', 'text'] as const;
+/**
+ * Codecs a nested document may use (multipart needs a boundary from a Content-Type, which a value has not;
+ * text would be the value itself, which the field's own action already sees).
+ */
 export const NESTED_CODEC_NAMES = ['json', 'form'] as const;
 export const ACTIONS = ['tokenize', 'detokenize', 'detokenize-text', 'redact', 'mask', 'hash', 'scan'] as const;
 /** How detokenize-text writes a resolved value into its text (rules/types.ts TextEscape). */
@@ -315,7 +318,7 @@ export const rulesSchema = {
           enum: [...CODEC_NAMES],
           default: 'json',
           description:
-            'How the body is read (default json: application/json and any +json media type; form: application/x-www-form-urlencoded; multipart: multipart/form-data).',
+            'How the body is read (default json: application/json and any +json media type; form: application/x-www-form-urlencoded; multipart: multipart/form-data; text: text/plain and text/html as one string field, `select: $`).',
         },
         charsets: {
           type: 'array',
@@ -324,7 +327,7 @@ export const rulesSchema = {
           default: ['utf-8'],
           items: { type: 'string', enum: Object.keys(CHARSET_LABELS) },
           description:
-            "Body charsets accepted (default [utf-8]; no charset parameter counts as utf-8): utf-8 (utf8), iso-8859-1 (latin1), us-ascii (ascii). A body in another declared charset is transcoded to UTF-8 for the rules and back after; a new value the charset cannot hold is refused (422 UNREPRESENTABLE_VALUE). codec json only. windows-1252 is not supported (the gateway could read it but not write it back). See docs/codecs.md#charsets.",
+            "Body charsets accepted (default [utf-8]; no charset parameter counts as utf-8): utf-8 (utf8), iso-8859-1 (latin1), us-ascii (ascii). A body in another declared charset is transcoded to UTF-8 for the rules and back after; a new value the charset cannot hold is refused (422 UNREPRESENTABLE_VALUE). codec json or text. windows-1252 is not supported (the gateway could read it but not write it back). See docs/codecs.md#charsets.",
         },
         fields: {
           type: 'array',

@@ -140,7 +140,7 @@ export interface CompiledFieldList {
 
 /** Field rules over one document: a body, or a nested document inside a value. */
 export interface CompiledDocument extends CompiledFieldList {
-  /** Codec name: 'json', 'form', 'multipart'. */
+  /** Codec name: 'json', 'form', 'multipart', 'text'. */
   readonly codec: string;
 }
 

@@ -334,7 +334,7 @@ function checkRewritable(
   if (cs === undefined) {
     fail(
       'UNSUPPORTED_MEDIA_TYPE',
-      `the body's charset is not supported: this route's ${side} accepts ${accepted.join(', ')}; a rule can declare iso-8859-1 or us-ascii with 'charsets:' (codec json)`,
+      `the body's charset is not supported: this route's ${side} accepts ${accepted.join(', ')}; a rule can declare iso-8859-1 or us-ascii with 'charsets:' (codec json or text)`,
     );
   } else if (!accepted.includes(cs)) {
     fail(

@@ -100,7 +100,7 @@ describe('declared charsets', () => {
     const unknown = await post('/legacy', '{"name":"x"}', { 'content-type': 'application/json; charset=windows-1252' });
     expect([unknown.status, unknown.json().error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
     expect(unknown.json().error.message).toBe(
-      "the body's charset is not supported: this route's request accepts utf-8, iso-8859-1, us-ascii; a rule can declare iso-8859-1 or us-ascii with 'charsets:' (codec json)",
+      "the body's charset is not supported: this route's request accepts utf-8, iso-8859-1, us-ascii; a rule can declare iso-8859-1 or us-ascii with 'charsets:' (codec json or text)",
     );
     expect(upstream.received).toHaveLength(0);
   });
