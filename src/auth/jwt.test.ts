@@ -66,5 +66,9 @@ describe('the caller is the client', () => {
     expect(tokenIdentity({ azp: 'disp', sub: 'uuid-2', client_id: 'disp' })).toEqual({ client: 'disp', user: 'uuid-2' });
     expect(tokenIdentity({ azp: 'disp', sub: 'disp@clients' })).toEqual({ client: 'disp', user: 'disp@clients' });
     expect(tokenIdentity({ azp: '', client_id: 'web', sub: 'alice' })).toEqual({ client: 'web', user: 'alice' });
+    // Okta (cid), Entra ID v1 (appid): the client, not the user
+    expect(tokenIdentity({ cid: 'web', sub: 'alice@example.com' })).toEqual({ client: 'web', user: 'alice@example.com' });
+    expect(tokenIdentity({ cid: 'disp', sub: 'disp' })).toEqual({ client: 'disp', user: undefined });
+    expect(tokenIdentity({ appid: 'app-1', sub: 'user-oid' })).toEqual({ client: 'app-1', user: 'user-oid' });
   });
 });

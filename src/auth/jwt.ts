@@ -159,10 +159,11 @@ export interface TokenIdentity {
 }
 
 /**
- * The caller of a verified token is its client: `azp`, else `client_id` (RFC 9068). `sub` names the
+ * The caller of a verified token is its client: `azp`, else `client_id` (RFC 9068), else `cid` (Okta) or
+ * `appid` (Entra ID v1). `sub` names the
  * caller only when no claim names a client (then there is nothing else to go by), or when the token is a
  * client-credentials token by its claims:
- * - `sub` equal to the client id (RFC 9068 section 2.2, oidc-provider, Okta);
+ * - `sub` equal to the client id (RFC 9068 section 2.2, oidc-provider; Okta with `cid`);
  * - Keycloak service accounts: `preferred_username` `service-account-<client>` together with the
  *   `client_id` (Keycloak 22+) or `clientId` (older) claim equal to the client; Keycloak writes that claim
  *   from the session of a client-credentials grant only, never for a user's login;
@@ -173,7 +174,8 @@ export interface TokenIdentity {
  */
 export function tokenIdentity(payload: JWTPayload): TokenIdentity {
   const sub = nonEmpty(payload.sub);
-  const client = nonEmpty(payload.azp) ?? nonEmpty(payload.client_id);
+  // Okta names the client `cid`, Entra ID v1 tokens `appid`: without them their users would be named by `sub`.
+  const client = nonEmpty(payload.azp) ?? nonEmpty(payload.client_id) ?? nonEmpty(payload.cid) ?? nonEmpty(payload.appid);
   if (client === undefined) return { client: sub ?? 'unknown', user: undefined };
   if (sub === undefined || sub === client) return { client, user: undefined };
   const clientClaim = nonEmpty(payload.client_id) ?? nonEmpty(payload.clientId);
