@@ -20,7 +20,7 @@ import type { CompiledRoute } from '../rules/types.js';
 import type { DeleteItem, DetokenizeItem, DetokenizeResult, TokenizeItem, Vault } from '../vault/interface.js';
 import { firstDetokenizeField } from '../rules/compile-auth.js';
 import { ApiKeyStore, looksLikeApiKey } from './api-keys.js';
-import { checkPurpose, checkRelease, type DetokenizePolicy } from './detokenize-policy.js';
+import { checkPurpose, checkRelease, USER_TOKEN_REFUSED, type DetokenizePolicy } from './detokenize-policy.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { clientIdentityOf } from './mtls.js';
 import { bearerCredential, requirePermissions, type Permission, type Principal } from './principal.js';
@@ -129,6 +129,8 @@ export function routeAuthGuard(route: CompiledRoute, auth: Authenticators): (c: 
     const principal = await authenticate(header, 'Proxy-Authorization', accept, auth);
     c.set('principal' as never, principal as never);
     requirePermissions(principal, required, 'this route');
+    // Proxy routes have no purpose to opt in with: a user's token never detokenizes here.
+    if (required.includes('detokenize') && principal.user !== undefined) throw new GatewayError('FORBIDDEN', USER_TOKEN_REFUSED);
   };
 }
 
@@ -161,12 +163,17 @@ export function chainAuthorizers(...authorizers: (Authorize | undefined)[]): Aut
 
 /**
  * The vault API's release check: with a policy, a stated purpose, a caller listed for it, and only the
- * types it allows; without one, nothing more than the detokenize permission (see docs/security.md).
+ * types it allows; without one, nothing more than the detokenize permission (see docs/security.md). A
+ * user-delegated JWT (Principal.user) is refused unless its purpose allows users, so always without purposes.
  */
 export function vaultApiReleaseCheck(policy: DetokenizePolicy | null) {
   return function checkVaultRelease(c: Context, purpose: string | undefined, types: readonly string[]): void {
-    if (policy === null || policy.purposes === null) return;
-    checkPurpose({ ...policy, purposes: policy.purposes }, purpose, callerNames(c), types);
+    const userToken = principalOf(c)?.user !== undefined;
+    if (policy === null || policy.purposes === null) {
+      if (userToken) throw new GatewayError('FORBIDDEN', USER_TOKEN_REFUSED);
+      return;
+    }
+    checkPurpose({ ...policy, purposes: policy.purposes }, purpose, callerNames(c), types, userToken);
   };
 }
 

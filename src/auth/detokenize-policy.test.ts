@@ -40,6 +40,13 @@ describe('detokenize policy', () => {
     expect(() => checkPurpose(p, 'sms', ['apikey:dispatcher'], ['email'])).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
     expect(() => checkPurpose(p, 'any', [], ['email'])).not.toThrow();
     expect(() => checkPurpose(p, '__proto__', ['apikey:dispatcher'], [])).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    // user-delegated tokens: only where the purpose says users: true
+    expect(() => checkPurpose(p, 'sms', ['apikey:dispatcher'], ['phone'], true)).toThrow("a user's token");
+    const open = { ...p, purposes: parseDetokenizePolicy('version: 1\npurposes: { look: { callers: ["jwt:web"], types: [phone], users: true } }\n', 'p.yaml').purposes! };
+    expect(open.purposes.get('look')?.users).toBe(true);
+    expect(p.purposes.get('sms')?.users).toBe(false);
+    expect(() => checkPurpose(open, 'look', ['jwt:web'], ['phone'], true)).not.toThrow();
+    expect(() => checkPurpose(open, 'look', ['jwt:other'], ['phone'], true)).toThrow('this caller may not detokenize for this purpose');
   });
 
   it('refuses malformed files with what is wrong', () => {
@@ -50,6 +57,8 @@ describe('detokenize policy', () => {
     expect(bad('version: 1\ndestinations: { phone: ["https://a.test"] }\n')).toThrow('not a host name');
     expect(bad('version: 1\ndestinations: { phone: ["a.test:443"] }\n')).toThrow('not a host name');
     expect(bad('version: 1\npurposes: { sms: { callers: [], types: [phone] } }\n')).toThrow('at least one caller');
+    expect(bad('version: 1\npurposes: { sms: { callers: [a], types: [phone], user: true } }\n')).toThrow("unknown key 'user' (expected callers, types, users)");
+    expect(bad('version: 1\npurposes: { sms: { callers: [a], types: [phone], users: "yes" } }\n')).toThrow('purposes.sms.users: expected true or false');
     expect(parseDetokenizePolicy('version: 1\n', 'p.yaml').purposes).toBeNull();
     expect(parseDetokenizePolicy('version: 1\npurposes: {}\n', 'p.yaml').purposes?.size).toBe(0);
   });

@@ -11,7 +11,10 @@
  *   responses: [phone]         # proxy, response side: types that may be resolved back to an authenticated caller
  *   purposes:                  # vault API: a stated purpose, who may state it, and what it resolves
  *     sms_dispatch: { callers: ["jwt:clevertap-dispatcher", "apikey:dispatcher", "cn:dispatcher"], types: [phone] }
+ *     agent_lookup: { callers: ["jwt:support-console"], types: [email], users: true }  # users' tokens through that client too
  *
+ * A user-delegated JWT (a user's token obtained through a client, Principal.user) is named after its client
+ * but is refused for detokenization unless the purpose says `users: true`.
  * Host patterns: an exact host name or IP (case-insensitive, no port), or `*.example.com` for any host
  * *under* example.com (not example.com itself). Everything not listed is refused. Pure data and checks;
  * the rule loader applies it at load time (file:line errors) and the proxy / vault API at request time.
@@ -25,6 +28,8 @@ export interface PurposeGrant {
   /** Caller names (`jwt:<client>`, `apikey:<name>`, `cn:<mTLS CN>`), or `*` for any caller the vault API accepted. */
   readonly callers: readonly string[];
   readonly types: ReadonlySet<string>;
+  /** Whether user-delegated JWTs through a listed client may detokenize for this purpose (default false). */
+  readonly users: boolean;
 }
 
 export interface DetokenizePolicy {
@@ -100,12 +105,13 @@ export function parseDetokenizePolicy(text: string, file: string): DetokenizePol
     for (const [name, grant] of Object.entries(data.purposes as Record<string, unknown>)) {
       if (!PURPOSE.test(name)) bad(`purposes: '${name}' is not a purpose name (letters, digits, ., _, :, -)`);
       if (!isRecord(grant)) return bad(`purposes.${name}: expected { callers, types }`);
-      for (const key of Object.keys(grant)) if (key !== 'callers' && key !== 'types') bad(`purposes.${name}: unknown key '${key}' (expected callers, types)`);
+      for (const key of Object.keys(grant)) if (key !== 'callers' && key !== 'types' && key !== 'users') bad(`purposes.${name}: unknown key '${key}' (expected callers, types, users)`);
+      if (grant.users !== undefined && typeof grant.users !== 'boolean') bad(`purposes.${name}.users: expected true or false`);
       const callers = strings(grant.callers, `purposes.${name}.callers`);
       if (callers.length === 0) bad(`purposes.${name}.callers: expected at least one caller`);
       const types = strings(grant.types, `purposes.${name}.types`).map((t) => type(t, `purposes.${name}.types`));
       if (types.length === 0) bad(`purposes.${name}.types: expected at least one token type`);
-      purposes.set(name, Object.freeze({ callers: Object.freeze(callers), types: new Set(types) }));
+      purposes.set(name, Object.freeze({ callers: Object.freeze(callers), types: new Set(types), users: grant.users === true }));
     }
   }
   return Object.freeze({ file, destinations, responses, purposes });
@@ -138,12 +144,22 @@ export function checkRelease(policy: DetokenizePolicy | null, side: 'request' | 
   }
 }
 
+/** The refusal of a user-delegated JWT where detokenization is not opened to users. */
+export const USER_TOKEN_REFUSED =
+  "a user's token (issued to a user through a client) may not detokenize: only the client's own (client-credentials) token may, unless the detokenize policy allows users for the purpose (users: true)";
+
 /**
- * Vault API: `purpose` must be in the policy, one of `callers` must be listed for it (or `*`), and every
- * resolved type must be one the purpose allows.
+ * Vault API: `purpose` must be in the policy, one of `callers` must be listed for it (or `*`), every
+ * resolved type must be one the purpose allows, and a user-delegated token (`userToken`) needs `users: true`.
  * @throws GatewayError BAD_REQUEST (no purpose) or FORBIDDEN
  */
-export function checkPurpose(policy: DetokenizePolicy & { purposes: ReadonlyMap<string, PurposeGrant> }, purpose: string | undefined, callers: readonly string[], types: readonly string[]): void {
+export function checkPurpose(
+  policy: DetokenizePolicy & { purposes: ReadonlyMap<string, PurposeGrant> },
+  purpose: string | undefined,
+  callers: readonly string[],
+  types: readonly string[],
+  userToken = false,
+): void {
   if (purpose === undefined || purpose === '') {
     throw new GatewayError('BAD_REQUEST', 'a purpose is required to detokenize (the detokenize policy binds resolution to a purpose)', { field: 'purpose' });
   }
@@ -152,6 +168,7 @@ export function checkPurpose(policy: DetokenizePolicy & { purposes: ReadonlyMap<
   if (!grant.callers.includes('*') && !callers.some((c) => grant.callers.includes(c))) {
     throw new GatewayError('FORBIDDEN', 'this caller may not detokenize for this purpose');
   }
+  if (userToken && !grant.users) throw new GatewayError('FORBIDDEN', USER_TOKEN_REFUSED);
   for (const t of types) {
     if (!grant.types.has(t)) throw new GatewayError('FORBIDDEN', `this purpose does not allow ${t} tokens to be resolved`);
   }

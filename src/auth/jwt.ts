@@ -11,12 +11,20 @@
  *   the last fetch is older than the cooldown, then refuses; within the cooldown it refuses without a
  *   fetch, so a flood of made-up kids cannot make the gateway hammer the identity provider. Key rotation
  *   works because a new kid triggers that one refetch.
+ * - Only access tokens (RFC 9068 section 4): the JOSE `typ` header must be one PII_GATEWAY_JWT_TOKEN_TYPES
+ *   accepts, and a token that is an ID token by its claims (`nonce`, `at_hash`, `c_hash`, `s_hash`, or a
+ *   Keycloak `typ` claim other than `Bearer`, e.g. `ID`) is refused whatever its header says: an ID token
+ *   whose audience is the gateway's client id would otherwise pass every other check.
+ * - The caller is the client (tokenIdentity): `azp`, then `client_id`; `sub` only when nothing else names
+ *   the client or the token is a client-credentials token by its claims. A user's token through a client is
+ *   named after the client and carries the user separately (Principal.user), so a user whose `sub` equals
+ *   a client name is never that client.
  * - Errors name the reason (expired, audience, ...) and never echo the token or its claims.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import type { JwtConfig } from '../config/auth.js';
+import { normalizeTyp, type JwtConfig } from '../config/auth.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Permission, Principal } from './principal.js';
@@ -118,6 +126,64 @@ function claimReason(claim: string, reason: string): string {
   return `the bearer token's ${claim} claim is not valid`;
 }
 
+const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * Why `payload`/`typ` is not an access token this gateway accepts, or undefined when it is one.
+ * `accepted` holds normalized `typ` values (`at+jwt`, `jwt`, `absent`). Messages never carry claim values.
+ */
+export function notAnAccessToken(typ: unknown, payload: JWTPayload, accepted: readonly string[]): string | undefined {
+  const claimTyp = payload.typ;
+  if (claimTyp === 'ID' || claimTyp === 'id') return 'an ID token is not an access token (its typ claim is ID)';
+  for (const claim of ['nonce', 'at_hash', 'c_hash', 's_hash']) {
+    if (Object.hasOwn(payload, claim)) return `an ID token is not an access token (it carries ${claim})`;
+  }
+  // Keycloak marks its tokens: access tokens `Bearer`; `Refresh`, `Offline`, `Logout` ... are not access tokens.
+  if (claimTyp !== undefined && (typeof claimTyp !== 'string' || claimTyp.toLowerCase() !== 'bearer')) {
+    return "the bearer token's typ claim does not mark an access token (expected Bearer)";
+  }
+  const header = typ === undefined ? 'absent' : typeof typ === 'string' ? normalizeTyp(typ) : '';
+  if (!accepted.includes(header)) {
+    const shown = accepted.map((t) => (t === 'jwt' ? 'JWT' : t)).join(', ');
+    if (header === 'absent') return `the bearer token has no typ header (accepted: ${shown}; PII_GATEWAY_JWT_TOKEN_TYPES)`;
+    return `the bearer token's typ header is not an accepted access token type (accepted: ${shown}; PII_GATEWAY_JWT_TOKEN_TYPES)`;
+  }
+  return undefined;
+}
+
+/** Who a verified token speaks for: the client, and the user when a user obtained it through that client. */
+export interface TokenIdentity {
+  readonly client: string;
+  /** The user's `sub` for a user-delegated token; undefined for a client-credentials token. */
+  readonly user: string | undefined;
+}
+
+/**
+ * The caller of a verified token is its client: `azp`, else `client_id` (RFC 9068), else `cid` (Okta) or
+ * `appid` (Entra ID v1). `sub` names the
+ * caller only when no claim names a client (then there is nothing else to go by), or when the token is a
+ * client-credentials token by its claims:
+ * - `sub` equal to the client id (RFC 9068 section 2.2, oidc-provider; Okta with `cid`);
+ * - Keycloak service accounts: `preferred_username` `service-account-<client>` together with the
+ *   `client_id` (Keycloak 22+) or `clientId` (older) claim equal to the client; Keycloak writes that claim
+ *   from the session of a client-credentials grant only, never for a user's login;
+ * - Auth0: `sub` `<client>@clients` with `gty` `client-credentials`.
+ * Anything else with a `sub` different from the client is a user's token through that client: named after
+ * the client, with the user apart. Unrecognized client-credentials shapes therefore fail closed (treated as
+ * user-delegated, refused for detokenize unless a purpose allows users).
+ */
+export function tokenIdentity(payload: JWTPayload): TokenIdentity {
+  const sub = nonEmpty(payload.sub);
+  // Okta names the client `cid`, Entra ID v1 tokens `appid`: without them their users would be named by `sub`.
+  const client = nonEmpty(payload.azp) ?? nonEmpty(payload.client_id) ?? nonEmpty(payload.cid) ?? nonEmpty(payload.appid);
+  if (client === undefined) return { client: sub ?? 'unknown', user: undefined };
+  if (sub === undefined || sub === client) return { client, user: undefined };
+  const clientClaim = nonEmpty(payload.client_id) ?? nonEmpty(payload.clientId);
+  if (payload.preferred_username === `service-account-${client}` && clientClaim === client) return { client, user: undefined };
+  if (payload.gty === 'client-credentials' && sub === `${client}@clients`) return { client, user: undefined };
+  return { client, user: sub };
+}
+
 /**
  * Builds the verifier once (the JWKS cache lives in it). `log` receives why verification failed in a
  * way the caller cannot see (JWKS unreachable), never the token.
@@ -151,9 +217,12 @@ export function createJwtVerifier(config: JwtConfig, log?: Logger): JwtVerifier 
   return {
     async verify(token) {
       let payload: JWTPayload;
+      let typ: unknown;
       try {
         // The overloads differ only in the key's type; both are valid here.
-        ({ payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options));
+        let protectedHeader: { typ?: unknown };
+        ({ payload, protectedHeader } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options));
+        typ = protectedHeader.typ;
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         let reason = typeof code === 'string' ? REASONS[code] : undefined;
@@ -168,15 +237,16 @@ export function createJwtVerifier(config: JwtConfig, log?: Logger): JwtVerifier 
         }
         throw new GatewayError('AUTH_INVALID', reason);
       }
+      const refused = notAnAccessToken(typ, payload, config.tokenTypes);
+      if (refused !== undefined) throw new GatewayError('AUTH_INVALID', refused);
       const values = new Set<string>();
       for (const p of paths) for (const v of claimValues(payload, p)) values.add(v);
       const permissions = new Set<Permission>();
       for (const [permission, granting] of grants) {
         for (const v of granting) if (values.has(v)) permissions.add(permission);
       }
-      const azp = typeof payload.azp === 'string' && payload.azp !== '' ? payload.azp : undefined;
-      const name = azp ?? (typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : 'unknown');
-      return Object.freeze({ kind: 'jwt', id: `jwt:${name}`, permissions });
+      const { client, user } = tokenIdentity(payload);
+      return Object.freeze({ kind: 'jwt', id: `jwt:${client}`, permissions, ...(user !== undefined ? { user } : {}) });
     },
   };
 }

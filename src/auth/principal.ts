@@ -13,10 +13,16 @@ export type Permission = (typeof PERMISSIONS)[number];
 export interface Principal {
   readonly kind: 'jwt' | 'apikey';
   /**
-   * Stable caller name for logs, audit and the detokenize policy: `jwt:<azp or sub>` or `apikey:<name>`.
-   * Never a credential.
+   * Stable caller name for logs, audit and the detokenize policy: `jwt:<client>` (azp, else client_id,
+   * else sub; see jwt.ts tokenIdentity) or `apikey:<name>`. Always the client, never a user. Never a credential.
    */
   readonly id: string;
+  /**
+   * JWT only: the user (`sub`) a user-delegated token was issued to through the client `id` names; absent
+   * for client-credentials tokens. Never a caller name: the detokenize policy refuses such tokens for
+   * detokenization unless a purpose allows users (`users: true`). Not written to the audit trail.
+   */
+  readonly user?: string;
   readonly permissions: ReadonlySet<Permission>;
 }
 

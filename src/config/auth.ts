@@ -34,6 +34,12 @@ export interface JwtConfig {
   readonly jwksCooldownMs: number;
   readonly jwksCacheMaxAgeMs: number;
   readonly jwksTimeoutMs: number;
+  /**
+   * Accepted JOSE `typ` header values, normalized (lower-case, no `application/` prefix): `at+jwt`
+   * (RFC 9068), `jwt` (Keycloak, Entra ID), `absent` (no `typ` header). ID-token claims are refused
+   * whatever this says (jwt.ts).
+   */
+  readonly tokenTypes: readonly string[];
 }
 
 export type VaultApiAuthMode = 'auto' | 'required' | 'none';
@@ -64,6 +70,7 @@ export const AUTH_SETTINGS = [
   ['PII_GATEWAY_JWT_JWKS_COOLDOWN', '30s', 'Least time between two JWKS fetches (an unknown kid refetches once, then is refused until the cooldown ends).'],
   ['PII_GATEWAY_JWT_JWKS_MAX_AGE', '10m', 'JWKS cache lifetime before a refetch.'],
   ['PII_GATEWAY_JWT_JWKS_TIMEOUT', '5s', 'JWKS fetch timeout.'],
+  ['PII_GATEWAY_JWT_TOKEN_TYPES', 'at+jwt,JWT', "Accepted JOSE typ headers, comma-separated, from: at+jwt (RFC 9068), JWT (Keycloak, Entra ID), absent (no typ header). ID tokens (nonce, at_hash, c_hash, s_hash, Keycloak typ claim other than Bearer) are always refused. RFC 9068 providers: set at+jwt."],
   ['PII_GATEWAY_API_KEYS_FILE', '', "API key hashes ('pii-gateway apikey create' prints the lines); re-read when it changes. Unset: API keys off."],
   ['PII_GATEWAY_VAULT_API_AUTH', 'auto', 'Vault API bearer credentials: auto (required when JWT or API keys are configured), required, none.'],
   ['PII_GATEWAY_DETOKENIZE_POLICY', '', 'Detokenize policy (YAML): token types per destination host and vault API purposes. Unset: proxy routes may not detokenize.'],
@@ -84,6 +91,15 @@ export function parseDuration(name: string, text: string, maxMs: number): number
   const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
   if (ms > maxMs) invalid(name, `expected at most ${maxMs / 1000}s`);
   return ms;
+}
+
+/** The `typ` values PII_GATEWAY_JWT_TOKEN_TYPES may name (normalized). */
+export const JWT_TOKEN_TYPES = ['at+jwt', 'jwt', 'absent'] as const;
+
+/** RFC 7515 4.1.9: `typ` is case-insensitive and `application/` may be omitted. */
+export function normalizeTyp(typ: string): string {
+  const t = typ.trim().toLowerCase();
+  return t.startsWith('application/') ? t.slice('application/'.length) : t;
 }
 
 const list = (text: string): string[] =>
@@ -133,6 +149,11 @@ function loadJwtConfig(get: Get, cwd: string): JwtConfig | null {
   if (claims.length === 0) invalid('PII_GATEWAY_JWT_PERMISSION_CLAIMS', 'expected at least one claim path');
   const requireNbf = get('PII_GATEWAY_JWT_REQUIRE_NBF');
   if (requireNbf !== 'true' && requireNbf !== 'false') invalid('PII_GATEWAY_JWT_REQUIRE_NBF', 'expected true or false');
+  const tokenTypes = list(get('PII_GATEWAY_JWT_TOKEN_TYPES')).map(normalizeTyp);
+  if (tokenTypes.length === 0) invalid('PII_GATEWAY_JWT_TOKEN_TYPES', 'expected at least one of at+jwt, JWT, absent');
+  for (const t of tokenTypes) {
+    if (!(JWT_TOKEN_TYPES as readonly string[]).includes(t)) invalid('PII_GATEWAY_JWT_TOKEN_TYPES', `'${t}' is not accepted; expected some of at+jwt, JWT, absent (only access tokens are accepted)`);
+  }
   return {
     issuer,
     audience,
@@ -149,6 +170,7 @@ function loadJwtConfig(get: Get, cwd: string): JwtConfig | null {
     jwksCooldownMs: parseDuration('PII_GATEWAY_JWT_JWKS_COOLDOWN', get('PII_GATEWAY_JWT_JWKS_COOLDOWN'), 3_600_000),
     jwksCacheMaxAgeMs: parseDuration('PII_GATEWAY_JWT_JWKS_MAX_AGE', get('PII_GATEWAY_JWT_JWKS_MAX_AGE'), 86_400_000),
     jwksTimeoutMs: parseDuration('PII_GATEWAY_JWT_JWKS_TIMEOUT', get('PII_GATEWAY_JWT_JWKS_TIMEOUT'), 60_000),
+    tokenTypes: [...new Set(tokenTypes)],
   };
 }
 

@@ -71,7 +71,7 @@ export function auditVaultApiDetokenize(
 
 /**
  * The caller identity for audit records, from what the trust layer puts on the context: the authenticated
- * principal (`principal.id`: `jwt:<azp or sub>` / `apikey:<name>`) and the verified mTLS client
+ * principal (`principal.id`: `jwt:<client>` / `apikey:<name>`; never a JWT's user) and the verified mTLS client
  * (`clientIdentity`: `cn=<CN> <sha256 fingerprint>`), space-separated; null when there is neither.
  */
 export function callerOf(c: Context): string | null {

@@ -35,7 +35,7 @@ export type AuditEventKind = 'detokenize' | 'vault.delete' | 'keys.generate';
 export interface AuditEvent {
   readonly event: AuditEventKind;
   readonly requestId: string | null;
-  /** Authenticated caller identity (mTLS subject, JWT sub, API key id), or null when none is configured. */
+  /** Authenticated caller identity (mTLS subject, JWT client, API key id), or null when none is configured. */
   readonly caller: string | null;
   /** Route id (proxy) or endpoint pattern (vault API), or the command for CLI/start-up events. */
   readonly route: string | null;

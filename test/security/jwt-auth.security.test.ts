@@ -33,6 +33,13 @@ routes:
     request:
       fields:
         - { select: $.to, action: detokenize, type: phone }
+  - id: ingest
+    match: { method: POST, path: /ingest }
+    upstream: up
+    auth: { jwt: default, require: [tokenize] }
+    request:
+      fields:
+        - { select: $.to, action: tokenize, type: phone }
   - id: public
     match: { method: POST, path: /public/:x }
     upstream: up
@@ -72,17 +79,46 @@ async function rsaKey(kid: string) {
 
 type Key = Awaited<ReturnType<typeof rsaKey>>;
 
-function sign(key: { kid: string; privateKey: CryptoKey }, claims: Record<string, unknown> = {}, opts: { iss?: string; aud?: string; exp?: number; nbf?: number } = {}) {
+/** Keycloak's service-account (client-credentials) shape: the client in azp and client_id, sub the service account user's id. */
+const KEYCLOAK_SERVICE_ACCOUNT = {
+  azp: 'dispatcher',
+  typ: 'Bearer',
+  client_id: 'dispatcher',
+  preferred_username: 'service-account-dispatcher',
+  realm_access: { roles: ['detokenize'] },
+};
+
+interface SignOptions {
+  iss?: string;
+  aud?: string;
+  exp?: number;
+  nbf?: number;
+  /** JOSE typ header; null leaves it out. */
+  typ?: string | null;
+  /** null leaves sub out. */
+  sub?: string | null;
+  /** Replaces the default (Keycloak service-account) claims instead of extending them. */
+  only?: boolean;
+}
+
+function sign(key: { kid: string; privateKey: CryptoKey }, claims: Record<string, unknown> = {}, opts: SignOptions = {}) {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({ azp: 'dispatcher', realm_access: { roles: ['detokenize'] }, ...claims })
-    .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
+  const typ = opts.typ === undefined ? 'JWT' : opts.typ;
+  const jwt = new SignJWT(opts.only ? claims : { ...KEYCLOAK_SERVICE_ACCOUNT, ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid: key.kid, ...(typ === null ? {} : { typ }) })
     .setIssuer(opts.iss ?? ISSUER)
     .setAudience(opts.aud ?? AUDIENCE)
     .setIssuedAt(now)
-    .setExpirationTime(opts.exp ?? now + 300)
-    .setSubject('service-account-dispatcher');
+    .setExpirationTime(opts.exp ?? now + 300);
+  const sub = opts.sub === undefined ? '7c2d3f0e-5b1a-4e59-9a57-0f1d2c3b4a59' : opts.sub;
+  if (sub !== null) jwt.setSubject(sub);
   if (opts.nbf !== undefined) jwt.setNotBefore(opts.nbf);
   return jwt.sign(key.privateKey);
+}
+
+/** An RFC 9068 access token (oidc-provider, Okta, Auth0's RFC 9068 profile): typ at+jwt, client_id, scope string. */
+function signRfc9068(key: { kid: string; privateKey: CryptoKey }, claims: Record<string, unknown>, opts: SignOptions = {}) {
+  return sign(key, { jti: `at-${Math.random()}`, scope: 'detokenize', ...claims }, { typ: 'at+jwt', only: true, ...opts });
 }
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -249,6 +285,146 @@ describe('JWT bearer tokens on a detokenize route', () => {
     // scopes work too (space-separated `scope` claim)
     const scoped = await call(`Bearer ${await sign(k1, { realm_access: { roles: [] }, scope: 'openid detokenize' })}`);
     expect(scoped.status).toBe(200);
+  });
+});
+
+/** The JSON error of a response, with the credential and the number checked to be absent. */
+function errorOf(r: { status: number; text: string }, credential: string) {
+  expect(r.text).not.toContain(credential);
+  expect(r.text).not.toContain(PHONE);
+  return { status: r.status, ...(JSON.parse(r.text) as { error: { code: string; message: string } }).error };
+}
+
+const vault = (auth: string, endpoint: '/v1/tokenize' | '/v1/detokenize', body: unknown) =>
+  raw(gw.vaultUrl, 'POST', endpoint, { authorization: auth }, JSON.stringify(body));
+
+describe('only access tokens (RFC 9068 section 4)', () => {
+  // An ID token whose audience is the gateway: what a user gets at login when the gateway's client id is
+  // the audience (the Keycloak convention). Signed by the provider's own key, unexpired, right issuer.
+  const idTokenShapes: [string, () => Promise<string>][] = [
+    ['OIDC ID token (nonce, at_hash)', () => sign(k1, { azp: 'dispatcher', nonce: 'n-0S6_WzA2Mj', at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q', realm_access: { roles: ['tokenize', 'detokenize'] } }, { only: true, sub: 'user-1' })],
+    ['OIDC ID token from the code flow (c_hash only)', () => sign(k1, { azp: 'dispatcher', c_hash: 'LDktKdoQak3Pk0cnXxCltA', scope: 'tokenize detokenize' }, { only: true, sub: 'user-1' })],
+    ['Keycloak ID token (typ claim ID)', () => sign(k1, { typ: 'ID', azp: 'dispatcher', preferred_username: 'alice', realm_access: { roles: ['tokenize', 'detokenize'] } }, { only: true, sub: 'user-1' })],
+    ['ID token typed at+jwt in its header', () => sign(k1, { client_id: 'dispatcher', nonce: 'n', scope: 'tokenize detokenize' }, { only: true, typ: 'at+jwt', sub: 'user-1' })],
+  ];
+
+  for (const [shape, mint] of idTokenShapes) {
+    it(`${shape}: refused on a tokenizing proxy route, a detokenize route and the vault API (401, says why)`, async () => {
+      const token = await mint();
+      const before = up.received.length;
+      const r = await raw(gw.url, 'POST', '/ingest', { 'proxy-authorization': `Bearer ${token}` }, JSON.stringify({ to: PHONE }));
+      expect(errorOf(r, token)).toMatchObject({ status: 401, code: 'AUTH_INVALID', message: expect.stringContaining('an ID token is not an access token') });
+      expect(up.received.length).toBe(before);
+      await expectRefused(send(`Bearer ${token}`), 401, 'AUTH_INVALID', token);
+      for (const [endpoint, body] of [['/v1/tokenize', { items: [{ type: 'phone', value: PHONE }] }], ['/v1/detokenize', { items: [{ token: phoneToken }] }]] as const) {
+        expect(errorOf(await vault(`Bearer ${token}`, endpoint, body), token)).toMatchObject({ status: 401, code: 'AUTH_INVALID', message: expect.stringContaining('an ID token is not an access token') });
+      }
+    });
+  }
+
+  it('other Keycloak token kinds (typ Refresh, Logout) and a missing typ header are refused too', async () => {
+    for (const t of ['Refresh', 'Logout', 'Offline']) {
+      const token = await sign(k1, { typ: t });
+      expect(errorOf(await send(`Bearer ${token}`), token)).toMatchObject({ status: 401, code: 'AUTH_INVALID', message: expect.stringContaining('typ claim') });
+    }
+    const untyped = await sign(k1, {}, { typ: null });
+    expect(errorOf(await send(`Bearer ${untyped}`), untyped)).toMatchObject({ status: 401, code: 'AUTH_INVALID', message: expect.stringContaining('no typ header') });
+    const other = await sign(k1, {}, { typ: 'id_token+jwt' });
+    expect(errorOf(await send(`Bearer ${other}`), other)).toMatchObject({ status: 401, code: 'AUTH_INVALID', message: expect.stringContaining('typ header') });
+  });
+
+  it('Keycloak and RFC 9068 client-credentials access tokens still work (proxy route and vault API)', async () => {
+    const keycloak = await sign(k1, { realm_access: { roles: ['tokenize', 'detokenize'] } });
+    const rfc9068 = await signRfc9068(k1, { client_id: 'dispatcher', scope: 'tokenize detokenize' }, { sub: 'dispatcher' });
+    const mediaType = await signRfc9068(k1, { client_id: 'dispatcher', scope: 'tokenize detokenize' }, { sub: 'dispatcher', typ: 'application/AT+JWT' });
+    for (const token of [keycloak, rfc9068, mediaType]) {
+      expect((await send(`Bearer ${token}`)).status).toBe(200);
+      expect(JSON.parse(up.received.at(-1)!.body.toString()).to).toBe(PHONE);
+      expect((await raw(gw.url, 'POST', '/ingest', { 'proxy-authorization': `Bearer ${token}` }, JSON.stringify({ to: PHONE }))).status).toBe(200);
+      expect(up.received.at(-1)!.body.toString()).not.toContain(PHONE);
+      expect((await vault(`Bearer ${token}`, '/v1/detokenize', { items: [{ token: phoneToken }] })).status).toBe(200);
+    }
+  });
+});
+
+describe('user-delegated tokens on a gateway without purposes', () => {
+  it("a user's token through the right client: refused on a detokenize route and the vault API's detokenize (403, says why); tokenize still works", async () => {
+    const tokens = [
+      await sign(k1, { azp: 'dispatcher', typ: 'Bearer', preferred_username: 'alice', realm_access: { roles: ['tokenize', 'detokenize'] } }, { only: true, sub: 'f3a1e2d4-user' }),
+      await signRfc9068(k1, { client_id: 'dispatcher', scope: 'tokenize detokenize' }, { sub: 'alice' }),
+    ];
+    for (const token of tokens) {
+      await expectRefused(send(`Bearer ${token}`), 403, 'FORBIDDEN', token);
+      const r = await send(`Bearer ${token}`);
+      expect(errorOf(r, token).message).toContain("a user's token");
+      const v = await vault(`Bearer ${token}`, '/v1/detokenize', { items: [{ token: phoneToken }] });
+      expect(errorOf(v, token)).toMatchObject({ status: 403, code: 'FORBIDDEN', message: expect.stringContaining('users: true') });
+      expect((await vault(`Bearer ${token}`, '/v1/tokenize', { items: [{ type: 'email', value: 'a@b.example' }] })).status).toBe(200);
+    }
+  });
+});
+
+describe('callers are named after their client (vault API purposes)', () => {
+  let gw2: TestGateway;
+  let phone2: string;
+  beforeAll(async () => {
+    gw2 = await startTestGateway({
+      rules: { 'r.yaml': rules(up.url) },
+      detokenizePolicy: `version: 1
+destinations: { phone: [127.0.0.1] }
+responses: []
+purposes:
+  sms_dispatch: { callers: ["jwt:clevertap-dispatcher"], types: [phone] }
+  agent_lookup: { callers: ["jwt:support-console"], types: [phone], users: true }
+`,
+      settings: { PII_GATEWAY_JWT_ISSUER: ISSUER, PII_GATEWAY_JWT_AUDIENCE: AUDIENCE, PII_GATEWAY_JWT_JWKS_URL: jwks.url, PII_GATEWAY_JWT_JWKS_COOLDOWN: '400ms' },
+    });
+    phone2 = (await gw2.gw.vault.tokenize([{ spec: createTokenSpec({ type: 'phone', namespace: 'default' }, gw2.gw.keyring), value: PHONE }]))[0]!;
+  });
+  afterAll(async () => {
+    await gw2?.close();
+  });
+
+  const det = (token: string, purpose: string) =>
+    raw(gw2.vaultUrl, 'POST', '/v1/detokenize', { authorization: `Bearer ${token}` }, JSON.stringify({ purpose, items: [{ token: phone2 }] }));
+
+  it("a user whose sub is a client's name gets nothing for that client's purpose (RFC 9068 and Keycloak shapes)", async () => {
+    const rfc9068User = await signRfc9068(k1, { client_id: 'crm-web' }, { sub: 'clevertap-dispatcher' });
+    const keycloakUser = await sign(k1, { azp: 'crm-web', typ: 'Bearer', preferred_username: 'clevertap-dispatcher', realm_access: { roles: ['detokenize'] } }, { only: true, sub: 'clevertap-dispatcher' });
+    for (const token of [rfc9068User, keycloakUser]) {
+      expect(errorOf(await det(token, 'sms_dispatch'), token)).toMatchObject({ status: 403, code: 'FORBIDDEN', message: 'this caller may not detokenize for this purpose' });
+    }
+  });
+
+  it('the client itself (client credentials) resolves for its purpose, in both shapes', async () => {
+    const rfc9068 = await signRfc9068(k1, { client_id: 'clevertap-dispatcher' }, { sub: 'clevertap-dispatcher' });
+    const keycloak = await sign(k1, { azp: 'clevertap-dispatcher', client_id: 'clevertap-dispatcher', preferred_username: 'service-account-clevertap-dispatcher' });
+    for (const token of [rfc9068, keycloak]) {
+      const r = await det(token, 'sms_dispatch');
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.text).results[0]).toMatchObject({ found: true, value: PHONE });
+    }
+  });
+
+  it("a user's token through the listed client is refused unless the purpose says users: true", async () => {
+    const viaDispatcher = [
+      await signRfc9068(k1, { client_id: 'clevertap-dispatcher' }, { sub: 'alice' }),
+      await sign(k1, { azp: 'clevertap-dispatcher', typ: 'Bearer', preferred_username: 'alice', realm_access: { roles: ['detokenize'] } }, { only: true, sub: 'f3a1e2d4-user' }),
+      // a user cannot pass as a Keycloak service account by the username alone
+      await sign(k1, { azp: 'clevertap-dispatcher', typ: 'Bearer', preferred_username: 'service-account-clevertap-dispatcher', realm_access: { roles: ['detokenize'] } }, { only: true, sub: 'f3a1e2d4-user' }),
+    ];
+    for (const token of viaDispatcher) {
+      expect(errorOf(await det(token, 'sms_dispatch'), token)).toMatchObject({ status: 403, code: 'FORBIDDEN', message: expect.stringContaining("a user's token") });
+    }
+    const viaConsole = [
+      await signRfc9068(k1, { client_id: 'support-console' }, { sub: 'alice' }),
+      await sign(k1, { azp: 'support-console', typ: 'Bearer', preferred_username: 'alice', realm_access: { roles: ['detokenize'] } }, { only: true, sub: 'f3a1e2d4-user' }),
+    ];
+    for (const token of viaConsole) {
+      const r = await det(token, 'agent_lookup');
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.text).results[0]).toMatchObject({ found: true, value: PHONE });
+    }
   });
 });
 
