@@ -50,8 +50,6 @@ describe('the caller is the client', () => {
     expect(tokenIdentity({ client_id: 'disp', sub: 'disp' })).toEqual({ client: 'disp', user: undefined });
     expect(tokenIdentity({ azp: 'disp', client_id: 'other', sub: 'disp' })).toEqual({ client: 'disp', user: undefined });
     expect(tokenIdentity({ azp: 'disp' })).toEqual({ client: 'disp', user: undefined });
-    expect(tokenIdentity({ sub: 'legacy-client' })).toEqual({ client: 'legacy-client', user: undefined });
-    expect(tokenIdentity({})).toEqual({ client: 'unknown', user: undefined });
     // Keycloak service account (22+: client_id; older: clientId), Auth0 client credentials
     expect(tokenIdentity({ azp: 'disp', sub: 'uuid-1', preferred_username: 'service-account-disp', client_id: 'disp' })).toEqual({ client: 'disp', user: undefined });
     expect(tokenIdentity({ azp: 'disp', sub: 'uuid-1', preferred_username: 'service-account-disp', clientId: 'disp' })).toEqual({ client: 'disp', user: undefined });
@@ -61,6 +59,9 @@ describe('the caller is the client', () => {
   it("names a user's token after its client and keeps the user apart", () => {
     expect(tokenIdentity({ client_id: 'web', sub: 'clevertap-dispatcher' })).toEqual({ client: 'web', user: 'clevertap-dispatcher' });
     expect(tokenIdentity({ azp: 'web', sub: 'uuid-2', preferred_username: 'alice' })).toEqual({ client: 'web', user: 'uuid-2' });
+    // no claim names a client: named by sub, but nothing proves it is not a user's token (fail closed)
+    expect(tokenIdentity({ sub: 'clevertap-dispatcher' })).toEqual({ client: 'clevertap-dispatcher', user: 'clevertap-dispatcher' });
+    expect(tokenIdentity({})).toEqual({ client: 'unknown', user: 'unknown' });
     // half a service-account shape is a user's token
     expect(tokenIdentity({ azp: 'disp', sub: 'uuid-2', preferred_username: 'service-account-disp' })).toEqual({ client: 'disp', user: 'uuid-2' });
     expect(tokenIdentity({ azp: 'disp', sub: 'uuid-2', client_id: 'disp' })).toEqual({ client: 'disp', user: 'uuid-2' });

@@ -160,9 +160,8 @@ export interface TokenIdentity {
 
 /**
  * The caller of a verified token is its client: `azp`, else `client_id` (RFC 9068), else `cid` (Okta) or
- * `appid` (Entra ID v1). `sub` names the
- * caller only when no claim names a client (then there is nothing else to go by), or when the token is a
- * client-credentials token by its claims:
+ * `appid` (Entra ID v1). A token with no such claim is named by its `sub` but counts as a user's token
+ * (nothing proves otherwise). `sub` is the client only for a client-credentials token by its claims:
  * - `sub` equal to the client id (RFC 9068 section 2.2, oidc-provider; Okta with `cid`);
  * - Keycloak service accounts: `preferred_username` `service-account-<client>` together with the
  *   `client_id` (Keycloak 22+) or `clientId` (older) claim equal to the client; Keycloak writes that claim
@@ -176,7 +175,9 @@ export function tokenIdentity(payload: JWTPayload): TokenIdentity {
   const sub = nonEmpty(payload.sub);
   // Okta names the client `cid`, Entra ID v1 tokens `appid`: without them their users would be named by `sub`.
   const client = nonEmpty(payload.azp) ?? nonEmpty(payload.client_id) ?? nonEmpty(payload.cid) ?? nonEmpty(payload.appid);
-  if (client === undefined) return { client: sub ?? 'unknown', user: undefined };
+  // No claim names a client: nothing proves this is not a user's token (RFC 9068 access tokens always carry
+  // client_id, Keycloak's azp). Named by its sub, but marked as a user's, so detokenize refuses it (fail closed).
+  if (client === undefined) return { client: sub ?? 'unknown', user: sub ?? 'unknown' };
   if (sub === undefined || sub === client) return { client, user: undefined };
   const clientClaim = nonEmpty(payload.client_id) ?? nonEmpty(payload.clientId);
   if (payload.preferred_username === `service-account-${client}` && clientClaim === client) return { client, user: undefined };
