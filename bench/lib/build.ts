@@ -11,6 +11,8 @@ import path from 'node:path';
 import { ROOT } from './scenario.js';
 
 const OUT = path.join(ROOT, 'node_modules/.cache/pii-gw-bench');
+/** esbuild options shared by every entry: one ES module, bare imports left to the project's node_modules. */
+const OPTIONS = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: false, logLevel: 'error' } as const;
 const built = new Map<string, string>();
 
 /** Returns the file to run for a TypeScript entry: a bundled .mjs, or the .ts itself when BENCH_TSX=1. */
@@ -21,17 +23,7 @@ export async function runnable(entry: string): Promise<string> {
   const { build } = await import('esbuild');
   mkdirSync(OUT, { recursive: true });
   const outfile = path.join(OUT, path.relative(ROOT, entry).replace(/[/\\]/g, '_').replace(/\.ts$/, '.mjs'));
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: false,
-    logLevel: 'error',
-  });
+  await build({ entryPoints: [entry], outfile, ...OPTIONS });
   if (built.size === 0) await buildWorkers(build);
   built.set(entry, outfile);
   return outfile;
@@ -44,15 +36,5 @@ export async function runnable(entry: string): Promise<string> {
  */
 async function buildWorkers(build: typeof import('esbuild').build): Promise<void> {
   writeFileSync(path.join(OUT, 'package.json'), '{ "type": "module" }\n');
-  await build({
-    entryPoints: [path.join(ROOT, 'src/vault/sqlite-worker.ts')],
-    outfile: path.join(OUT, 'sqlite-worker.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: false,
-    logLevel: 'error',
-  });
+  await build({ entryPoints: [path.join(ROOT, 'src/vault/sqlite-worker.ts')], outfile: path.join(OUT, 'sqlite-worker.js'), ...OPTIONS });
 }
