@@ -9,6 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
+import { resolveJwtDiscovery } from './auth/oidc-discovery.js';
 import { buildAuthenticators, chainAuthorizers, vaultApiCredentials, vaultApiReleaseCheck, type Authenticators } from './auth/authenticate.js';
 import { loadDetokenizePolicy, type DetokenizePolicy } from './auth/detokenize-policy.js';
 import { assertRouteClientsServable, vaultApiAuthorizer } from './auth/mtls.js';
@@ -128,7 +129,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       ]);
     }
     keyring = loadKeys(config, log);
-    authenticators = buildAuthenticators(config.auth, log);
+    authenticators = buildAuthenticators(await resolveJwtDiscovery(config.auth, log), log);
     detokenizePolicy = config.auth.detokenizePolicyFile === undefined ? null : loadDetokenizePolicy(config.auth.detokenizePolicyFile);
     // A rule that contradicts the policy is a load error; without a policy, detokenizing routes stay disabled (proxy-app).
     rules = loadRuleSet(config.rulesDir, { keyring, env: options.env ?? process.env, detokenizePolicy: detokenizePolicy ?? undefined });

@@ -194,6 +194,10 @@ export function tokenIdentity(payload: JWTPayload): TokenIdentity {
  *   const principal = await jwt.verify(token); // { kind: 'jwt', id: 'jwt:dispatcher', permissions }
  */
 export function createJwtVerifier(config: JwtConfig, log?: Logger): JwtVerifier {
+  if (config.jwksUrl === undefined && config.keysFile === undefined) {
+    // Discovery (auth/oidc-discovery.ts resolveJwtDiscovery) fills jwksUrl in before this is called.
+    throw new GatewayError('CONFIG_INVALID', 'PII_GATEWAY_JWT_JWKS_URL: no JWKS URL or keys file (OIDC discovery was not resolved)');
+  }
   const key: JWTVerifyGetKey | KeyObject =
     config.jwksUrl !== undefined
       ? createRemoteJWKSet(config.jwksUrl, {

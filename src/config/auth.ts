@@ -19,8 +19,14 @@ export interface JwtConfig {
   readonly issuer: string;
   /** Accepted `aud` values (a token must name at least one). */
   readonly audience: readonly string[];
-  /** Keycloak: `<issuer>/protocol/openid-connect/certs`. Exactly one of jwksUrl / keysFile. */
+  /**
+   * Keycloak: `<issuer>/protocol/openid-connect/certs`. At most one of jwksUrl / keysFile; with neither,
+   * `discoveryUrl` is set and the JWKS URL comes from the provider's discovery document at start-up
+   * (auth/oidc-discovery.ts fills jwksUrl in before any verifier is built).
+   */
   readonly jwksUrl: URL | undefined;
+  /** `<issuer>/.well-known/openid-configuration` when neither a JWKS URL nor a keys file is set. */
+  readonly discoveryUrl: URL | undefined;
   /** PEM public key, JWK or JWKS (JSON) file. */
   readonly keysFile: string | undefined;
   readonly algorithms: readonly string[];
@@ -57,9 +63,9 @@ export interface AuthConfig {
 
 /** Rows appended to SETTINGS (index.ts). Kept here beside the code that reads them. */
 export const AUTH_SETTINGS = [
-  ['PII_GATEWAY_JWT_ISSUER', '', 'JWT bearer auth: required `iss` (e.g. https://sso.example.com/realms/acme). Unset: JWT auth off. See docs/security.md#authentication-jwt-api-keys.'],
+  ['PII_GATEWAY_JWT_ISSUER', '', 'JWT bearer auth: required `iss` (e.g. https://sso.example.com/realms/acme). Unset: JWT auth off. Alone (no JWKS URL or keys file): the JWKS URL is read from <issuer>/.well-known/openid-configuration at start. See docs/security.md#authentication-jwt-api-keys.'],
   ['PII_GATEWAY_JWT_AUDIENCE', '', 'Accepted `aud` values, comma-separated (required with an issuer).'],
-  ['PII_GATEWAY_JWT_JWKS_URL', '', "JWKS URL (Keycloak: <issuer>/protocol/openid-connect/certs); https, or http to loopback only."],
+  ['PII_GATEWAY_JWT_JWKS_URL', '', "JWKS URL (Keycloak: <issuer>/protocol/openid-connect/certs); https, or http to loopback only. Unset with no keys file: OIDC discovery."],
   ['PII_GATEWAY_JWT_KEYS_FILE', '', 'Static verification keys instead of a JWKS URL: a PEM public key, a JWK or a JWKS (JSON) file.'],
   ['PII_GATEWAY_JWT_ALGORITHMS', 'RS256', `Accepted JWS algorithms, comma-separated, from: ${JWT_ALGORITHMS.join(', ')} (never none or HS*).`],
   ['PII_GATEWAY_JWT_CLOCK_SKEW', '30s', 'Clock skew tolerated on exp/nbf (at most 5m).'],
@@ -108,7 +114,8 @@ const list = (text: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== '');
 
-function isLoopbackHost(hostname: string): boolean {
+/** localhost, 127.x.x.x or [::1]: where plain http cannot be intercepted off the host. */
+export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
@@ -123,8 +130,23 @@ function loadJwtConfig(get: Get, cwd: string): JwtConfig | null {
     return null;
   }
   if (audience.length === 0) invalid('PII_GATEWAY_JWT_AUDIENCE', 'required with PII_GATEWAY_JWT_ISSUER (a token for another audience must not be accepted)');
-  if ((jwksText === '') === (keysText === '')) {
-    invalid('PII_GATEWAY_JWT_JWKS_URL', 'set exactly one of PII_GATEWAY_JWT_JWKS_URL and PII_GATEWAY_JWT_KEYS_FILE');
+  if (jwksText !== '' && keysText !== '') {
+    invalid('PII_GATEWAY_JWT_JWKS_URL', 'set at most one of PII_GATEWAY_JWT_JWKS_URL and PII_GATEWAY_JWT_KEYS_FILE');
+  }
+  let discoveryUrl: URL | undefined;
+  if (jwksText === '' && keysText === '') {
+    // OIDC Discovery 1.0 section 4: the document is at the issuer with /.well-known/openid-configuration appended.
+    let issuerUrl: URL | undefined;
+    try {
+      issuerUrl = new URL(issuer);
+    } catch {
+      // reported below
+    }
+    if (issuerUrl === undefined || (issuerUrl.protocol !== 'https:' && !(issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname)))) {
+      invalid('PII_GATEWAY_JWT_ISSUER', 'without PII_GATEWAY_JWT_JWKS_URL or PII_GATEWAY_JWT_KEYS_FILE the issuer must be an https URL (plain http only to loopback) publishing /.well-known/openid-configuration');
+    }
+    if (issuerUrl.search !== '' || issuerUrl.hash !== '') invalid('PII_GATEWAY_JWT_ISSUER', 'an issuer used for discovery has no query or fragment');
+    discoveryUrl = new URL(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`);
   }
   let jwksUrl: URL | undefined;
   if (jwksText !== '') {
@@ -158,6 +180,7 @@ function loadJwtConfig(get: Get, cwd: string): JwtConfig | null {
     issuer,
     audience,
     jwksUrl,
+    discoveryUrl,
     keysFile: keysText === '' ? undefined : path.resolve(cwd, keysText),
     algorithms,
     clockSkewSeconds: parseDuration('PII_GATEWAY_JWT_CLOCK_SKEW', get('PII_GATEWAY_JWT_CLOCK_SKEW'), 300_000) / 1000,

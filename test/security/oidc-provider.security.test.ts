@@ -220,3 +220,65 @@ describe('a real OpenID provider (oidc-provider 8, client credentials, RFC 9068 
     expect((r.json() as { error: unknown }).error).toMatchObject({ code: 'AUTH_INVALID', message: "the bearer token's audience is not accepted" });
   });
 });
+
+describe('OIDC discovery (PII_GATEWAY_JWT_ISSUER alone) against the same provider', () => {
+  const started: TestGateway[] = [];
+  const helpers: Server[] = [];
+  afterAll(async () => {
+    for (const g of started) await g.close();
+    for (const s of helpers) await new Promise((r) => s.close(r));
+  });
+  const start = async (settings: Record<string, string>) => {
+    const g = await startTestGateway({ rules: { 'r.yaml': rules }, detokenizePolicy: POLICY, settings: { PII_GATEWAY_JWT_AUDIENCE: AUDIENCE, PII_GATEWAY_JWT_TOKEN_TYPES: 'at+jwt', ...settings } });
+    started.push(g);
+    return g;
+  };
+  /** A loopback server answering every request with `body(its own origin)` as JSON; returns the origin. */
+  const serve = async (body: (origin: string) => unknown): Promise<string> => {
+    const s = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body(origin)));
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    helpers.push(s);
+    const origin = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    return origin;
+  };
+  const tokenizeWith = (g: TestGateway, token: string) =>
+    postRaw(g.vaultUrl + '/v1/tokenize', JSON.stringify({ items: [{ type: 'phone', value: PHONE }] }), { 'content-type': 'application/json', authorization: `Bearer ${token}` });
+
+  it("finds the provider's jwks_uri and verifies its access tokens with it (ID tokens and other audiences still refused)", async () => {
+    const g = await start({ PII_GATEWAY_JWT_ISSUER: issuer });
+    expect(g.logs.lines.some((l) => l.includes('JWKS URL from OIDC discovery') && l.includes(`${issuer}/jwks`))).toBe(true);
+    expect((await tokenizeWith(g, await accessToken(RESOURCE))).status).toBe(200);
+    for (const refused of [await idToken(), await accessToken(OTHER_RESOURCE)]) {
+      const r = await tokenizeWith(g, refused);
+      expect([r.status, (r.json() as { error: { code: string } }).error.code]).toEqual([401, 'AUTH_INVALID']);
+    }
+  });
+
+  it('an explicit JWKS URL wins over discovery', async () => {
+    const { publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'op-rsa-1', alg: 'RS256', use: 'sig' };
+    const foreign = await serve(() => ({ keys: [jwk] }));
+    const g = await start({ PII_GATEWAY_JWT_ISSUER: issuer, PII_GATEWAY_JWT_JWKS_URL: `${foreign}/certs` });
+    expect(g.logs.lines.some((l) => l.includes('OIDC discovery'))).toBe(false);
+    const r = await tokenizeWith(g, await accessToken(RESOURCE));
+    expect(r.status).toBe(401); // the provider's key is not in the explicit set: the explicit set was used
+  });
+
+  it('refuses to start (CONFIG_INVALID, says why) when the document is for another issuer, names a clear-text jwks_uri, or cannot be fetched', async () => {
+    // Same server, another spelling of the issuer: the document says 127.0.0.1, the setting localhost.
+    const localhost = issuer.replace('127.0.0.1', 'localhost');
+    await expect(start({ PII_GATEWAY_JWT_ISSUER: localhost })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining(`its issuer '${issuer}' is not '${localhost}'`) });
+    const clearText = await serve((origin) => ({ issuer: origin, jwks_uri: 'http://sso.example.com/certs' }));
+    await expect(start({ PII_GATEWAY_JWT_ISSUER: clearText })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('is not https (plain http only to loopback)') });
+    const noJwks = await serve((origin) => ({ issuer: origin }));
+    await expect(start({ PII_GATEWAY_JWT_ISSUER: noJwks })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('names no jwks_uri') });
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const gone = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    await expect(start({ PII_GATEWAY_JWT_ISSUER: gone })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('ECONNREFUSED') });
+  });
+});
