@@ -29,6 +29,12 @@ describe('access tokens only', () => {
     expect(notAnAccessToken('application/at+JWT', { client_id: 'c' }, both)).toBeUndefined();
     expect(notAnAccessToken('JWT', { typ: 'Bearer', azp: 'c' }, both)).toBeUndefined();
     expect(notAnAccessToken(undefined, {}, ['absent'])).toBeUndefined();
+    // the default: a JWT-typed token counts only with Keycloak's typ: Bearer claim
+    const byDefault = ['at+jwt', 'keycloak'];
+    expect(notAnAccessToken('JWT', { typ: 'Bearer', azp: 'c' }, byDefault)).toBeUndefined();
+    expect(notAnAccessToken('at+jwt', { client_id: 'c' }, byDefault)).toBeUndefined();
+    expect(notAnAccessToken('JWT', { azp: 'c', sub: 'alice' }, byDefault)).toContain('PII_GATEWAY_JWT_TOKEN_TYPES');
+    expect(notAnAccessToken(undefined, { typ: 'Bearer' }, byDefault)).toContain('no typ header');
   });
 
   it('refuses ID tokens by their claims whatever the header says, and other typ headers', () => {

@@ -143,8 +143,10 @@ export function notAnAccessToken(typ: unknown, payload: JWTPayload, accepted: re
     return "the bearer token's typ claim does not mark an access token (expected Bearer)";
   }
   const header = typ === undefined ? 'absent' : typeof typ === 'string' ? normalizeTyp(typ) : '';
-  if (!accepted.includes(header)) {
-    const shown = accepted.map((t) => (t === 'jwt' ? 'JWT' : t)).join(', ');
+  // `keycloak`: Keycloak's access tokens are typed JWT like its ID tokens; its `typ: Bearer` claim tells them apart.
+  const keycloakBearer = header === 'jwt' && accepted.includes('keycloak') && typeof claimTyp === 'string' && claimTyp.toLowerCase() === 'bearer';
+  if (!accepted.includes(header) && !keycloakBearer) {
+    const shown = accepted.map((t) => (t === 'jwt' ? 'JWT' : t === 'keycloak' ? "JWT with Keycloak's typ: Bearer claim" : t)).join(', ');
     if (header === 'absent') return `the bearer token has no typ header (accepted: ${shown}; PII_GATEWAY_JWT_TOKEN_TYPES)`;
     return `the bearer token's typ header is not an accepted access token type (accepted: ${shown}; PII_GATEWAY_JWT_TOKEN_TYPES)`;
   }

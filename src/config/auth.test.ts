@@ -12,13 +12,13 @@ describe('auth settings', () => {
     const jwt = loadConfig(base, '/tmp').auth.jwt!;
     expect(jwt).toMatchObject({ issuer: base.PII_GATEWAY_JWT_ISSUER, audience: ['gw'], algorithms: ['RS256'], clockSkewSeconds: 30, requireNbf: false, jwksCooldownMs: 30_000 });
     expect(jwt.permissionClaims).toEqual(['scope', 'realm_access.roles']);
-    expect(jwt.tokenTypes).toEqual(['at+jwt', 'jwt']);
+    expect(jwt.tokenTypes).toEqual(['at+jwt', 'keycloak']);
   });
 
   it('read PII_GATEWAY_JWT_TOKEN_TYPES normalized, and refuse anything but access token types', () => {
     const types = (v: string) => loadConfig({ ...base, PII_GATEWAY_JWT_TOKEN_TYPES: v }, '/tmp').auth.jwt!.tokenTypes;
     expect(types('at+jwt')).toEqual(['at+jwt']);
-    expect(types(' application/AT+JWT , JWT, absent,jwt')).toEqual(['at+jwt', 'jwt', 'absent']);
+    expect(types(' application/AT+JWT , JWT, absent,jwt, Keycloak')).toEqual(['at+jwt', 'jwt', 'absent', 'keycloak']);
     expect(() => types(' , ')).toThrow('PII_GATEWAY_JWT_TOKEN_TYPES: expected at least one');
     expect(() => types('at+jwt,id_token+jwt')).toThrow("'id_token+jwt' is not accepted");
     expect(() => types('none')).toThrow('PII_GATEWAY_JWT_TOKEN_TYPES');

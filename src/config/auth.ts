@@ -76,7 +76,7 @@ export const AUTH_SETTINGS = [
   ['PII_GATEWAY_JWT_JWKS_COOLDOWN', '30s', 'Least time between two JWKS fetches (an unknown kid refetches once, then is refused until the cooldown ends).'],
   ['PII_GATEWAY_JWT_JWKS_MAX_AGE', '10m', 'JWKS cache lifetime before a refetch.'],
   ['PII_GATEWAY_JWT_JWKS_TIMEOUT', '5s', 'JWKS fetch timeout.'],
-  ['PII_GATEWAY_JWT_TOKEN_TYPES', 'at+jwt,JWT', "Accepted JOSE typ headers, comma-separated, from: at+jwt (RFC 9068), JWT (Keycloak, Entra ID), absent (no typ header). ID tokens (nonce, at_hash, c_hash, s_hash, Keycloak typ claim other than Bearer) are always refused. RFC 9068 providers: set at+jwt."],
+  ['PII_GATEWAY_JWT_TOKEN_TYPES', 'at+jwt,keycloak', "Accepted access tokens, comma-separated, from: at+jwt (RFC 9068 typ header), keycloak (typ header JWT with Keycloak's typ: Bearer claim), JWT (any JWT-typed token: Entra ID, Auth0's default profile; weaker, see docs/security.md), absent (no typ header). ID tokens (nonce, at_hash, c_hash, s_hash, a typ claim other than Bearer) are always refused."],
   ['PII_GATEWAY_API_KEYS_FILE', '', "API key hashes ('pii-gateway apikey create' prints the lines); re-read when it changes. Unset: API keys off."],
   ['PII_GATEWAY_VAULT_API_AUTH', 'auto', 'Vault API bearer credentials: auto (required when JWT or API keys are configured), required, none.'],
   ['PII_GATEWAY_DETOKENIZE_POLICY', '', 'Detokenize policy (YAML): token types per destination host and vault API purposes. Unset: proxy routes may not detokenize.'],
@@ -99,8 +99,13 @@ export function parseDuration(name: string, text: string, maxMs: number): number
   return ms;
 }
 
-/** The `typ` values PII_GATEWAY_JWT_TOKEN_TYPES may name (normalized). */
-export const JWT_TOKEN_TYPES = ['at+jwt', 'jwt', 'absent'] as const;
+/**
+ * The values PII_GATEWAY_JWT_TOKEN_TYPES may name (normalized): JOSE `typ` headers, and `keycloak` for a
+ * `JWT`-typed token that carries Keycloak's `typ: Bearer` claim. A plain `JWT` header proves nothing (RFC
+ * 9068 providers such as oidc-provider sign their ID tokens `typ: JWT`, some without a nonce), so the
+ * default accepts it only with that claim.
+ */
+export const JWT_TOKEN_TYPES = ['at+jwt', 'keycloak', 'jwt', 'absent'] as const;
 
 /** RFC 7515 4.1.9: `typ` is case-insensitive and `application/` may be omitted. */
 export function normalizeTyp(typ: string): string {
@@ -172,9 +177,9 @@ function loadJwtConfig(get: Get, cwd: string): JwtConfig | null {
   const requireNbf = get('PII_GATEWAY_JWT_REQUIRE_NBF');
   if (requireNbf !== 'true' && requireNbf !== 'false') invalid('PII_GATEWAY_JWT_REQUIRE_NBF', 'expected true or false');
   const tokenTypes = list(get('PII_GATEWAY_JWT_TOKEN_TYPES')).map(normalizeTyp);
-  if (tokenTypes.length === 0) invalid('PII_GATEWAY_JWT_TOKEN_TYPES', 'expected at least one of at+jwt, JWT, absent');
+  if (tokenTypes.length === 0) invalid('PII_GATEWAY_JWT_TOKEN_TYPES', 'expected at least one of at+jwt, keycloak, JWT, absent');
   for (const t of tokenTypes) {
-    if (!(JWT_TOKEN_TYPES as readonly string[]).includes(t)) invalid('PII_GATEWAY_JWT_TOKEN_TYPES', `'${t}' is not accepted; expected some of at+jwt, JWT, absent (only access tokens are accepted)`);
+    if (!(JWT_TOKEN_TYPES as readonly string[]).includes(t)) invalid('PII_GATEWAY_JWT_TOKEN_TYPES', `'${t}' is not accepted; expected some of at+jwt, keycloak, JWT, absent (only access tokens are accepted)`);
   }
   return {
     issuer,

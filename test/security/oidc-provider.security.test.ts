@@ -257,6 +257,16 @@ describe('OIDC discovery (PII_GATEWAY_JWT_ISSUER alone) against the same provide
     }
   });
 
+  it("with the default PII_GATEWAY_JWT_TOKEN_TYPES (at+jwt,keycloak) the provider's nonce-less ID token is refused too, its access token accepted", async () => {
+    const g = await start({ PII_GATEWAY_JWT_ISSUER: issuer, PII_GATEWAY_JWT_TOKEN_TYPES: '' });
+    const bare = await idToken();
+    expect(decodeProtectedHeader(bare).typ).toBe('JWT'); // typed JWT, no nonce, no hashes: only the header tells it apart
+    const refused = await tokenizeWith(g, bare);
+    expect(refused.status).toBe(401);
+    expect(refused.bytes.toString()).toContain("the bearer token's typ header is not an accepted access token type");
+    expect((await tokenizeWith(g, await accessToken(RESOURCE))).status).toBe(200);
+  });
+
   it('an explicit JWKS URL wins over discovery', async () => {
     const { publicKey } = await generateKeyPair('RS256', { extractable: true });
     const jwk = { ...(await exportJWK(publicKey)), kid: 'op-rsa-1', alg: 'RS256', use: 'sig' };
