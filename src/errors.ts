@@ -94,7 +94,7 @@ export class GatewayError extends Error {
 
 /**
  * True for any GatewayError, including one from another copy of this module
- * (checked by shape, not `instanceof`, as STYLE.md asks).
+ * (checked by shape, not `instanceof`: two copies of a module must agree).
  */
 export function isGatewayError(err: unknown): err is GatewayError {
   return (

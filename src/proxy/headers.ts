@@ -1,5 +1,5 @@
 /**
- * Proxy header handling, in one place, before any rule runs (STYLE.md habit 8).
+ * Proxy header handling, in one place, before any rule runs.
  *
  * RFC 9110 section 7.6.1: a proxy MUST remove the hop-by-hop fields — Connection and every field it names —
  * and SHOULD remove Proxy-Connection, Keep-Alive, TE, Transfer-Encoding and Upgrade, which are hop-by-hop

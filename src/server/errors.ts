@@ -1,5 +1,5 @@
 /**
- * One error handler, one envelope (STYLE.md habit 7):
+ * One error handler, one envelope:
  *
  *   {"error":{"code":"VAULT_UNAVAILABLE","message":"...","requestId":"...","field":"$.d[0].Email"}}
  *

@@ -1,7 +1,7 @@
 /**
  * LocalVault: the Vault the gateway runs in-process, over any VaultStore.
  *
- * All crypto lives here, none in the stores (STYLE.md habit 5): values are normalized by their token
+ * All crypto lives here, none in the stores (crypto is a decorator concern): values are normalized by their token
  * format, looked up by a keyed fingerprint (HMAC-SHA256 over namespace, variant, normalized value), and
  * stored sealed with AES-256-GCM under the keyring's active key, with AAD = namespace NUL token so a row
  * cannot be moved to another token or namespace without failing to open.

@@ -1,6 +1,6 @@
 /**
  * A Vault decorator that reports each call's operation, batch size, duration and outcome to an observer
- * (STYLE.md habit 5: metrics wrap the same interface). It sees items only to count them. The observer is a
+ * (metrics wrap the same interface as a decorator). It sees items only to count them. The observer is a
  * plain function, so vault/ does not depend on the metrics library; the gateway plugs prom-client in.
  */
 import type { DeleteItem, DetokenizeItem, DetokenizeResult, TokenizeItem, Vault } from './interface.js';
