@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { TOKEN_TYPES, type TokenType } from '../tokens/types.js';
-import { parseDuration } from './auth.js';
+import { isLoopbackHost, parseDuration } from './auth.js';
 
 export type VaultBackend = 'sqlite' | 'postgres' | 'http' | 'memory';
 export const VAULT_BACKENDS: readonly VaultBackend[] = ['sqlite', 'postgres', 'http', 'memory'];
@@ -127,10 +127,6 @@ function integer(name: string, text: string, min: number, max: number): number {
 function choice<T extends string>(name: string, text: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) invalid(name, `expected one of ${choices.join(', ')}`);
   return text as T;
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /** An http(s) URL without credentials, query or fragment; plain http only to loopback (credentials travel on it). */

@@ -5,9 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { rejectionOf } from '../../test/helpers/errors.js';
 import { ephemeralKeyring } from '../crypto/keyring.js';
 import type { Keyring } from '../crypto/types.js';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { TokenFormat, TokenSpec } from '../tokens/types.js';
 import type { DeleteItem, DetokenizeItem, InsertOutcome, StoredRow, VaultStore } from './interface.js';
 import { LocalVault, MAX_TOKEN_ATTEMPTS } from './local.js';
@@ -72,14 +73,6 @@ function fakeSpec(overrides: Partial<TokenFormat> = {}, random = false, namespac
   return { type: 'opaque', namespace, random, variant: 'fake', format, input: { type: 'opaque', namespace, random } };
 }
 
-async function errorOf(p: Promise<unknown>): Promise<GatewayError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isGatewayError(err)) throw new Error(`expected a GatewayError, got ${String(err)}`);
-  return err;
-}
 
 describe('LocalVault', () => {
   it('makes one lookup and one insert per tokenize batch, deduping values, and no insert when all are known', async () => {
@@ -126,7 +119,7 @@ describe('LocalVault', () => {
     const vault = new LocalVault(store, ephemeralKeyring());
     const spec = fakeSpec({ derive: () => 'tok_fixed' });
     await vault.tokenize([{ spec, value: 'a' }]);
-    const err = await errorOf(vault.tokenize([{ spec, value: 'b' }]));
+    const err = await rejectionOf(vault.tokenize([{ spec, value: 'b' }]));
     expect(err.code).toBe('TOKEN_COLLISION');
     expect(store.calls.filter((c) => c.startsWith('insert')).length).toBe(1 + MAX_TOKEN_ATTEMPTS);
   });
@@ -166,7 +159,7 @@ describe('LocalVault', () => {
     ]);
     expect(store.calls.sort()).toEqual(['findByTokens:2', 'findTokens:2', 'insert:1']);
     // Looks like a token, is not in the vault, is not a valid value: INVALID_VALUE.
-    expect((await errorOf(vault.tokenize([{ spec, value: 'tok_!' }]))).code).toBe('INVALID_VALUE');
+    expect((await rejectionOf(vault.tokenize([{ spec, value: 'tok_!' }]))).code).toBe('INVALID_VALUE');
     // A stored token that is not a valid raw value still passes through.
     const odd = fakeSpec({ derive: () => 'tok_odd!' });
     const [oddToken] = await vault.tokenize([{ spec: odd, value: 'z' }]);
@@ -181,14 +174,14 @@ describe('LocalVault', () => {
         throw new GatewayError('INVALID_VALUE', 'not a valid opaque value', { field: 'somewhere' });
       },
     });
-    const err = await errorOf(vault.tokenize([{ spec: withField, value: 'x' }]));
+    const err = await rejectionOf(vault.tokenize([{ spec: withField, value: 'x' }]));
     expect([err.code, err.field, err.message]).toEqual(['INVALID_VALUE', undefined, 'not a valid opaque value']);
     const internal = fakeSpec({
       normalize: () => {
         throw new GatewayError('INTERNAL', 'format bug');
       },
     });
-    expect((await errorOf(vault.tokenize([{ spec: internal, value: 'x' }]))).code).toBe('INTERNAL');
+    expect((await rejectionOf(vault.tokenize([{ spec: internal, value: 'x' }]))).code).toBe('INTERNAL');
     expect(store.calls).toEqual([]);
   });
 
@@ -225,7 +218,7 @@ describe('LocalVault', () => {
         const tokens = await vault.tokenize([{ spec, value: 'alpha' }, { spec, value: 'bravo' }]);
         const others = [...store.inserted];
         store.rewrite = (r) => (r.token === tokens[0] ? tamper(r, others) : r);
-        const err = await errorOf(vault.detokenize(tokens.map((token) => ({ namespace: 'ns', token }))));
+        const err = await rejectionOf(vault.detokenize(tokens.map((token) => ({ namespace: 'ns', token }))));
         expect(err.code).toBe('VAULT_UNAVAILABLE');
         expect(err.message).not.toContain('alpha');
         expect(err.message).not.toContain('bravo');

@@ -57,7 +57,7 @@ interface Pending {
  *   const [res] = await vault.detokenize([{ namespace: emailSpec.namespace, token: token! }]);
  */
 /** Token types whose tokens cannot collide with real values, so an existing token may pass through tokenize unchanged. */
-const PASS_THROUGH_TYPES: ReadonlySet<string> = new Set(['email', 'opaque']);
+export const PASS_THROUGH_TYPES: ReadonlySet<string> = new Set(['email', 'opaque']);
 
 export class LocalVault implements Vault {
   readonly #store: VaultStore;

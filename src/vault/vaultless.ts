@@ -28,12 +28,12 @@ import type { Keyring } from '../crypto/types.js';
 import { GatewayError } from '../errors.js';
 import type { TokenType } from '../tokens/types.js';
 import { vaultlessScheme, type VaultlessScheme } from '../tokens/vaultless/index.js';
+import { PASS_THROUGH_TYPES } from './local.js';
 import { storeKey, type DeleteItem, type DetokenizeItem, type DetokenizeResult, type TokenizeItem, type Vault } from './interface.js';
 
 /** Values between two yields to the event loop. */
 const YIELD_EVERY = 256;
 /** Types whose tokens cannot be real values, so an existing token may pass through tokenize (as in LocalVault). */
-const PASS_THROUGH_TYPES: ReadonlySet<TokenType> = new Set(['email', 'opaque']);
 const ALL_DIGITS = /^[0-9]+$/;
 
 /**

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError, isGatewayError } from '../../errors.js';
+import { rejectionOf } from '../../../test/helpers/errors.js';
+import { GatewayError } from '../../errors.js';
 import { Deadline } from './deadline.js';
 import { backoffDelay, CircuitBreaker, isRetryableStatus, parseRetryAfter, Retryable, retrying } from './retry.js';
 
 const timeout = () => new GatewayError('VAULT_UNAVAILABLE', 'timed out');
 
-async function errorOf(p: Promise<unknown>): Promise<GatewayError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isGatewayError(err)) throw new Error(`expected a GatewayError, got ${String(err)}`);
-  return err;
-}
 
 describe('backoffDelay', () => {
   it('is uniform in [0, min(cap, base * 2^n)) (full jitter)', () => {
@@ -57,7 +50,7 @@ describe('retrying', () => {
     const d = new Deadline(10_000, timeout);
     const waits: number[] = [];
     let n = 0;
-    const err = await errorOf(
+    const err = await rejectionOf(
       retrying(
         async () => {
           n++;
@@ -76,7 +69,7 @@ describe('retrying', () => {
   it('stops at once on anything that is not Retryable', async () => {
     const d = new Deadline(10_000, timeout);
     let n = 0;
-    const err = await errorOf(
+    const err = await rejectionOf(
       retrying(
         async () => {
           n++;
@@ -109,7 +102,7 @@ describe('retrying', () => {
   it('fails now rather than wait past the deadline', async () => {
     const d = new Deadline(1000, timeout);
     const waits: number[] = [];
-    const err = await errorOf(retrying(async () => Promise.reject(fail('busy', 5000)), d, { retries: 3, sleep: async (ms) => void waits.push(ms) }));
+    const err = await rejectionOf(retrying(async () => Promise.reject(fail('busy', 5000)), d, { retries: 3, sleep: async (ms) => void waits.push(ms) }));
     d.finish();
     expect(waits).toEqual([]);
     expect(err.message).toContain("past the call's deadline");
@@ -118,7 +111,7 @@ describe('retrying', () => {
   it('really sleeps by default, and a deadline ends the sleep', async () => {
     const d = new Deadline(150, timeout);
     const started = Date.now();
-    const err = await errorOf(retrying(async () => Promise.reject(fail('busy', 120)), d, { retries: 5 }));
+    const err = await rejectionOf(retrying(async () => Promise.reject(fail('busy', 120)), d, { retries: 5 }));
     // 120 ms wait, second attempt fails, another 120 ms wait would pass the deadline: refused before sleeping.
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
     expect(Date.now() - started).toBeLessThan(2000);
